@@ -1,0 +1,165 @@
+"""The committee ODE as a solver problem: packing states, binding kernels, validity check.
+
+State vector and parameter layout (ARCHITECTURE.md):
+``y = concat(Q.ravel(), R.ravel(), v)`` and
+``p = [K, M, eta, eta_v, sigma, kappa, train_v, T.ravel(), v_star]``.
+"""
+from __future__ import annotations
+
+import functools
+import importlib
+
+import numba
+import numpy as np
+
+from ._jit import source_tag, specialise
+from .activations import kernels_for
+from .kernels._generated import committee as generated
+from .model import Overlaps, TeacherStudent
+from .solvers import Problem
+
+__all__ = ["committee_problem", "pack_state", "pack_params", "unpack_state", "eps_g_function",
+           "N_FIXED_PARAMS"]
+
+N_FIXED_PARAMS = 7
+
+
+def n_work(K: int, M: int) -> int:
+    """Scratch size: covariance (F*F), coefficients (F), then room for a Cholesky factor
+    (F*F, :func:`is_valid_state`) or the hoisted arrays of a fast path (N_ARRAYS*F)."""
+    F = K + M
+    n_arrays = max(getattr(_fast_module(a), "N_ARRAYS", 0) for a in _closed_form())
+    return F * F + F + max(F * F, n_arrays * F)
+
+
+def _closed_form():
+    from .derive import CLOSED_FORM_ACTIVATIONS
+
+    return CLOSED_FORM_ACTIVATIONS
+
+
+@functools.lru_cache(maxsize=None)
+def _fast_module(activation):
+    return importlib.import_module(f"odesolve.kernels._generated.committee_{activation}")
+
+
+@numba.njit(cache=True)
+def is_valid_state(t, y, p, work):
+    """True when the field covariance [[Q, R], [R^T, T]] is positive definite (in-place Cholesky)."""
+    K = int(p[0])
+    M = int(p[1])
+    F = K + M
+    C = work[0:F * F].reshape((F, F))
+    c = work[F * F:F * F + F]
+    L = work[F * F + F:2 * F * F + F].reshape((F, F))
+    generated.load_fields(y, p, C, c)
+    for j in range(F):
+        s = C[j, j]
+        for m in range(j):
+            s -= L[j, m] * L[j, m]
+        if not s > 0.0:          # also catches NaN
+            return False
+        L[j, j] = np.sqrt(s)
+        for r in range(j + 1, F):
+            s = C[r, j]
+            for m in range(j):
+                s -= L[r, m] * L[j, m]
+            L[r, j] = s / L[j, j]
+    return True
+
+
+def _kernel_tag(activation, kernels):
+    name = activation if isinstance(activation, str) else activation.name
+    return f"{name}_{source_tag(*[kernels[k] for k in sorted(kernels)], generated)}"
+
+
+@functools.lru_cache(maxsize=None)
+def _compiled(activation, fast=True):
+    """(rhs, eps_g, tag) of an activation.
+
+    Closed-form activations use their generated fast module (kernels inlined) unless
+    ``fast=False``; the others bind their quadrature kernels into the structural template.
+    """
+    if fast and isinstance(activation, str) and activation in _closed_form():
+        mod = _fast_module(activation)
+        return mod.committee_rhs, mod.committee_eps_g, f"{activation}_fast_{source_tag(mod)}"
+    kernels = kernels_for(activation)
+    tag = _kernel_tag(activation, kernels)
+    rhs = specialise(generated.committee_rhs, tag, **kernels)
+    eps_g = specialise(generated.committee_eps_g, tag, **kernels)
+    return rhs, eps_g, tag
+
+
+def committee_problem(setup: TeacherStudent, fast: bool = True) -> Problem:
+    """Solver :class:`~odesolve.solvers.Problem` for the committee ODE of ``setup``.
+
+    ``fast=False`` uses the structural template with kernel calls even for closed-form
+    activations (the reference the fast path is tested against).
+    """
+    rhs, _, tag = _compiled(setup.activation, fast)
+    K, M = setup.K, setup.M
+    return Problem(rhs=rhs, is_valid=is_valid_state, n_work=n_work(K, M),
+                   name=f"committee_{tag}")
+
+
+def eps_g_function(activation):
+    """Compiled ``eps_g(y, p, work) -> float`` for one activation."""
+    return _compiled(activation)[1]
+
+
+def pack_state(state: Overlaps) -> np.ndarray:
+    """State vectors, shape (B, K*K + K*M + K) (B = 1 for an unbatched state)."""
+    b = state.broadcast()
+    B = int(np.prod(state.batch_shape, dtype=int))
+    K, M = state.K, state.M
+    return np.concatenate([b.Q.reshape(B, K * K), b.R.reshape(B, K * M), b.v.reshape(B, K)],
+                          axis=1)
+
+
+def pack_params(setup: TeacherStudent, state: Overlaps) -> np.ndarray:
+    """Parameter rows, shape (B, 7 + M*M + M)."""
+    if (state.K, state.M) != (setup.K, setup.M):
+        raise ValueError(f"`state` has K={state.K}, M={state.M} but `setup` has K={setup.K}, "
+                         f"M={setup.M}.")
+    b = state.broadcast()
+    B = int(np.prod(state.batch_shape, dtype=int))
+    M = setup.M
+    train_v = 1.0 if setup.eta_readout > 0 else 0.0
+    fixed = np.array([setup.K, setup.M, setup.eta, setup.eta_readout, setup.sigma,
+                      setup.weight_decay, train_v], dtype=np.float64)
+    return np.concatenate([np.broadcast_to(fixed, (B, N_FIXED_PARAMS)),
+                           b.T.reshape(B, M * M), b.v_star.reshape(B, M)], axis=1)
+
+
+def unpack_state(y: np.ndarray, K: int, M: int):
+    """Q (..., K, K), R (..., K, M), v (..., K) from state vectors y (..., K*K + K*M + K)."""
+    lead = y.shape[:-1]
+    Q = y[..., :K * K].reshape(lead + (K, K))
+    R = y[..., K * K:K * K + K * M].reshape(lead + (K, M))
+    v = y[..., K * K + K * M:].reshape(lead + (K,))
+    return Q, R, v
+
+
+def _eps_g_batch_template(Y, P, out, n_work_size):
+    """eps_g for states Y (B, n_t, n) with parameter rows P (B, n_p); writes out (B, n_t)."""
+    B = Y.shape[0]
+    for b in numba.prange(B):
+        work = np.empty(n_work_size)
+        for j in range(Y.shape[1]):
+            if np.isfinite(Y[b, j, 0]):
+                out[b, j] = eps_g(Y[b, j], P[b], work)
+            else:
+                out[b, j] = np.nan
+
+
+def evaluate_eps_g(activation, Y: np.ndarray, P: np.ndarray) -> np.ndarray:
+    """eps_g of many states: Y (B, n_t, n), P (B, n_p) -> (B, n_t)."""
+    fn = eps_g_function(activation)
+    K, M = int(P[0, 0]), int(P[0, 1])
+    batch = specialise(_eps_g_batch_template, _compiled(activation)[2],
+                       {"parallel": True}, eps_g=fn)
+    n_work_size = n_work(K, M)
+    out = np.empty(Y.shape[:2])
+    batch(np.ascontiguousarray(Y, dtype=np.float64), np.ascontiguousarray(P, dtype=np.float64),
+          out, n_work_size)
+    return out
