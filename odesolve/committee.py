@@ -43,9 +43,19 @@ def _fast_module(activation):
     return importlib.import_module(f"odesolve.kernels._generated.committee_{activation}")
 
 
+#: relative tolerance of the positive semi-definiteness check of the field covariance
+PSD_RTOL = 1e-9
+
+
 @numba.njit(cache=True)
 def is_valid_state(t, y, p, work):
-    """True when the field covariance [[Q, R], [R^T, T]] is positive definite (in-place Cholesky)."""
+    """True when the field covariance [[Q, R], [R^T, T]] is positive semi-definite.
+
+    A Cholesky factorisation in ``work`` with tolerance: a pivot below ``-PSD_RTOL * scale``
+    (scale = largest diagonal entry) means the state left the cone of valid overlaps. A pivot
+    within the tolerance of zero is a singular direction, which is legitimate (perfect
+    learning makes student and teacher fields coincide); its column must then vanish too.
+    """
     K = int(p[0])
     M = int(p[1])
     F = K + M
@@ -53,18 +63,34 @@ def is_valid_state(t, y, p, work):
     c = work[F * F:F * F + F]
     L = work[F * F + F:2 * F * F + F].reshape((F, F))
     generated.load_fields(y, p, C, c)
+    scale = 0.0
+    for j in range(F):
+        if not np.isfinite(C[j, j]):
+            return False
+        scale = max(scale, abs(C[j, j]))
+    tol = PSD_RTOL * max(scale, 1e-300)
     for j in range(F):
         s = C[j, j]
         for m in range(j):
             s -= L[j, m] * L[j, m]
-        if not s > 0.0:          # also catches NaN
+        if not s > -tol:          # also catches NaN
             return False
+        if s <= tol:
+            L[j, j] = 0.0
+            for r in range(j + 1, F):
+                s2 = C[r, j]
+                for m in range(j):
+                    s2 -= L[r, m] * L[j, m]
+                if abs(s2) > np.sqrt(tol * scale):
+                    return False
+                L[r, j] = 0.0
+            continue
         L[j, j] = np.sqrt(s)
         for r in range(j + 1, F):
-            s = C[r, j]
+            s2 = C[r, j]
             for m in range(j):
-                s -= L[r, m] * L[j, m]
-            L[r, j] = s / L[j, j]
+                s2 -= L[r, m] * L[j, m]
+            L[r, j] = s2 / L[j, j]
     return True
 
 

@@ -130,7 +130,7 @@ class Overlaps:
         Teacher readouts.
     check : bool
         Validate on construction (default). The joint covariance [[Q, R], [R^T, T]] of the local
-        fields must be positive definite.
+        fields must be a covariance (positive semi-definite, see :meth:`validate`).
 
     Notes
     -----
@@ -225,8 +225,13 @@ class Overlaps:
         return np.concatenate([top, bottom], axis=-2)
 
     # -- validation --------------------------------------------------------------------
-    def validate(self, tol: float = 1e-10) -> "Overlaps":
-        """Check symmetry of Q and T and positive definiteness of the field covariance.
+    def validate(self, tol: float = 1e-9) -> "Overlaps":
+        """Check symmetry of Q and T and that the field covariance is a covariance.
+
+        The covariance [[Q, R], [R^T, T]] must be positive semi-definite: its smallest
+        eigenvalue may not fall below ``-tol`` times its largest. Singular covariances are
+        allowed because they are physical: at perfect learning the student's fields equal the
+        teacher's (Q = R = T).
 
         Raises
         ------
@@ -243,11 +248,11 @@ class Overlaps:
         eig = np.linalg.eigvalsh(C)
         lowest = eig[..., 0]
         scale = np.maximum(np.abs(eig[..., -1]), 1e-300)
-        bad = lowest <= 1e-13 * scale
+        bad = lowest < -tol * scale
         if np.any(bad):
             where = "" if not self.is_batched else f" (batch member {int(np.argmax(bad))})"
             raise ValueError("The covariance [[Q, R], [R^T, T]] of the local fields must be "
-                             f"positive definite{where}; its smallest eigenvalue is "
+                             f"positive semi-definite{where}; its smallest eigenvalue is "
                              f"{float(np.min(lowest)):.3g}.")
         return self
 
@@ -331,8 +336,8 @@ class Overlaps:
         v = readout_mean + readout_std * rng.standard_normal((B, K))
         vs = np.broadcast_to(np.asarray(v_star, dtype=np.float64), (M,)).copy()
         if batch is None:
-            return cls(Q[0], R[0], T[0], v[0], vs, check=student_std > 0)
-        return cls(Q, R, T, v, vs, check=student_std > 0)
+            return cls(Q[0], R[0], T[0], v[0], vs)
+        return cls(Q, R, T, v, vs)
 
 
 def _wishart_identity(rng, P, N, B):

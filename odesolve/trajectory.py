@@ -95,7 +95,7 @@ class Trajectory:
             first = int(bad[0])
             what = msgs.get(first, "integration failed")
             who = f"{bad.size} member(s), first {first}" if self.is_batched else "trajectory"
-            raise DivergenceError(f"{who}: {what} at t = {t_fail[0]:.6g}", t_fail, bad)
+            raise DivergenceError(f"{who}: {what}", t_fail, bad)
         return self
 
     def arrays(self) -> dict:

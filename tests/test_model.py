@@ -41,7 +41,7 @@ def test_overlaps_reject_asymmetric_and_non_positive_definite():
     with pytest.raises(ValueError, match="`Q` must be symmetric"):
         Overlaps(Q, np.zeros((2, 1)), np.eye(1), np.ones(2), np.ones(1))
     # R too large for Q and T: |R| > sqrt(Q T)
-    with pytest.raises(ValueError, match="positive definite"):
+    with pytest.raises(ValueError, match="positive semi-definite"):
         Overlaps(np.eye(1), 1.5 * np.ones((1, 1)), np.eye(1), np.ones(1), np.ones(1))
 
 

@@ -1,0 +1,211 @@
+"""odesolve benchmarks: one command, a table, and a JSON file.
+
+    python benchmarks/run.py [--quick] [--json benchmarks/results/latest.json]
+
+Every figure is reported next to a baseline measured in the same run (machines are shared and
+noisy, so ratios are what we claim). Sections:
+
+* ``integrate``: erf, K = M = 2, both layers trained, t in [0, 1000]. RK4 (dt = 0.01) and
+  Dormand-Prince (rtol 1e-8) against ``scipy.integrate.solve_ivp`` (RK45, rtol 1e-8) on the
+  vectorised NumPy right-hand side of ``odesolve.reference``; accuracy against a tight
+  reference (solve_ivp DOP853, rtol 1e-13, on the NumPy right-hand side: independent of our code).
+* ``rhs``: one right-hand-side evaluation at K = M = 2, 5, 10 (compiled fast path, compiled
+  template path, NumPy reference).
+* ``startup``: cold start (empty Numba cache, first call) and warm start (cache filled), each in
+  a fresh process.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from scipy.integrate import solve_ivp
+
+import odesolve
+from odesolve import committee
+from odesolve.reference import erf_rhs_numpy
+
+ROOT = Path(__file__).resolve().parent
+
+
+def _state(K, M, seed=0):
+    return odesolve.Overlaps.random(K, M, N=10_000, student_std=0.1, readout_std=0.1,
+                                    teacher_std=1.0, seed=seed)
+
+
+def _numpy_fun(setup, state):
+    K, M = setup.K, setup.M
+    T, vs = state.T, state.v_star
+
+    def fun(t, y):
+        Q, R, v = committee.unpack_state(y, K, M)
+        dQ, dR, dv = erf_rhs_numpy(Q, R, T, v, vs, setup.eta, setup.eta_readout, setup.sigma,
+                                   setup.weight_decay)
+        return np.concatenate([dQ.ravel(), dR.ravel(), dv])
+    return fun
+
+
+def _best_of(fn, repeat):
+    best, out = np.inf, None
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        out = fn()
+        best = min(best, time.perf_counter() - t0)
+    return best, out
+
+
+def bench_integrate(quick=False):
+    setup = odesolve.TeacherStudent(2, 2, "erf", eta=1.0)
+    state = _state(2, 2)
+    t_max = 200.0 if quick else 1000.0
+    times = np.linspace(0, t_max, 101)
+    y0 = committee.pack_state(state)[0]
+    fun = _numpy_fun(setup, state)
+    t0 = time.perf_counter()
+    ref = solve_ivp(fun, (0, t_max), y0, method="DOP853", rtol=1e-13, atol=1e-14, t_eval=times)
+    t_ref = time.perf_counter() - t0
+
+    def err(Y):
+        return float(np.abs(Y - ref.y.T).max())
+
+    rows = []
+    base_time, base = _best_of(lambda: solve_ivp(fun, (0, t_max), y0, method="RK45", rtol=1e-8,
+                                                 atol=1e-10, t_eval=times), 1)
+    rows.append({"name": "solve_ivp RK45 rtol 1e-8 (NumPy rhs) [baseline]", "time_s": base_time,
+                 "max_abs_error": err(base.y.T), "n_rhs": int(base.nfev), "speedup": 1.0})
+    for label, kw in (("odesolve rk4 dt 0.01", dict(method="rk4", dt=0.01)),
+                      ("odesolve dopri5 rtol 1e-8", dict(method="dopri5", rtol=1e-8,
+                                                          atol=1e-10))):
+        odesolve.integrate(setup, state, t_max=1.0, **kw)            # compile / load cache
+        tm, traj = _best_of(lambda: odesolve.integrate(setup, state, t_max=t_max, times=times,
+                                                        **kw), 3)
+        Y = committee.pack_state(odesolve.Overlaps(traj.Q, traj.R, state.T, traj.v,
+                                                   state.v_star, check=False))
+        rows.append({"name": label, "time_s": tm, "max_abs_error": err(Y),
+                     "n_rhs": int(np.sum(traj.info["n_rhs"])), "speedup": base_time / tm})
+    return {"t_max": t_max, "reference": "solve_ivp DOP853 rtol 1e-13 (NumPy rhs)",
+            "reference_time_s": t_ref, "rows": rows}
+
+
+def bench_rhs(quick=False):
+    rows = []
+    for K in (2, 5, 10):
+        setup = odesolve.TeacherStudent(K, K, "erf", eta=0.5)
+        state = _state(K, K, seed=K)
+        y = committee.pack_state(state)[0]
+        p = committee.pack_params(setup, state)[0]
+        work = np.zeros(committee.n_work(K, K))
+        out = np.empty_like(y)
+        fun = _numpy_fun(setup, state)
+        n_np = 200 if K == 10 else 2000
+        t_np, _ = _best_of(lambda: [fun(0.0, y) for _ in range(n_np)], 3)
+        row = {"K=M": K, "numpy_us": t_np / n_np * 1e6}
+        for label, fast in (("fast", True), ("template", False)):
+            rhs = committee.committee_problem(setup, fast=fast).rhs
+            rhs(0.0, y, p, work, out)
+            n = 200_000 // (K * K)
+            loop = _rhs_loop(rhs)
+            loop(y, p, work, out, 10)
+            tm, _ = _best_of(lambda: loop(y, p, work, out, n), 3)
+            row[f"{label}_us"] = tm / n * 1e6
+        row["speedup_fast_vs_numpy"] = row["numpy_us"] / row["fast_us"]
+        rows.append(row)
+    return {"rows": rows}
+
+
+_LOOPS = {}
+
+
+def _rhs_loop(rhs):
+    """A compiled loop calling ``rhs`` n times (times the rhs, not Python's call overhead)."""
+    from odesolve._jit import source_tag, specialise
+
+    if rhs not in _LOOPS:
+        _LOOPS[rhs] = specialise(_loop_template, "bench_" + source_tag(rhs), rhs=rhs)
+    return _LOOPS[rhs]
+
+
+def _loop_template(y, p, work, out, n):
+    for _ in range(n):
+        rhs(0.0, y, p, work, out)  # noqa: F821  (bound by specialise)
+
+
+_STARTUP = """
+import time; t0 = time.perf_counter()
+import odesolve
+setup = odesolve.TeacherStudent(2, 2, "erf", eta=1.0)
+state = odesolve.Overlaps.random(2, 2, seed=0, student_std=0.1, readout_std=0.1)
+odesolve.integrate(setup, state, t_max=10.0, method="{method}")
+print(time.perf_counter() - t0)
+"""
+
+
+def bench_startup(quick=False):
+    rows = []
+    with tempfile.TemporaryDirectory() as cache:
+        env = dict(os.environ, NUMBA_CACHE_DIR=cache)
+        for method in ("rk4", "dopri5"):
+            code = _STARTUP.format(method=method)
+            run = lambda: float(subprocess.run([sys.executable, "-c", code], env=env,  # noqa
+                                               capture_output=True, text=True,
+                                               check=True).stdout.split()[-1])
+            cold = run()
+            warm = min(run() for _ in range(2))
+            rows.append({"method": method, "cold_s": cold, "warm_s": warm,
+                         "cold_over_warm": cold / warm})
+    return {"rows": rows}
+
+
+def _print_table(title, rows):
+    print(f"\n== {title}")
+    keys = list(rows[0])
+    width = {k: max(len(k), *(len(_fmt(r[k])) for r in rows)) for k in keys}
+    print("  ".join(k.ljust(width[k]) for k in keys))
+    for r in rows:
+        print("  ".join(_fmt(r[k]).ljust(width[k]) for k in keys))
+
+
+def _fmt(x):
+    if isinstance(x, float):
+        return f"{x:.4g}"
+    return str(x)
+
+
+SECTIONS = {"integrate": bench_integrate, "rhs": bench_rhs, "startup": bench_startup}
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="shorter runs (smoke test)")
+    ap.add_argument("--only", nargs="*", choices=sorted(SECTIONS), help="run these sections")
+    ap.add_argument("--json", default=str(ROOT / "results" / "latest.json"),
+                    help="where to write the figures (JSON)")
+    args = ap.parse_args(argv)
+    results = {"machine": {"python": sys.version.split()[0], "platform": platform.platform(),
+                           "cpus": os.cpu_count(), "odesolve": odesolve.__version__},
+               "date": time.strftime("%Y-%m-%d %H:%M:%S")}
+    for name in args.only or SECTIONS:
+        res = SECTIONS[name](args.quick)
+        results[name] = res
+        extra = {k: v for k, v in res.items() if k != "rows"}
+        _print_table(f"{name} {extra if extra else ''}", res["rows"])
+    path = Path(args.json)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    from odesolve.io import atomic_path
+
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(results, indent=2))
+    print(f"\nwrote {path}")
+
+
+if __name__ == "__main__":
+    main()
