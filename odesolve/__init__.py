@@ -15,7 +15,9 @@ _PUBLIC = {
     "TeacherStudent": "model", "Overlaps": "model", "ACTIVATIONS": "model",
     "Trajectory": "trajectory", "DivergenceError": "trajectory",
     "Activation": "activations",
-    "integrate": "integrate", "generalisation_error": "integrate",
+    "integrate": "integration", "generalisation_error": "integration",
+    "simulate": "simulation", "seed_statistics": "simulation",
+    "weights_from_overlaps": "weights", "random_weights": "weights",
 }
 
 __all__ = sorted(_PUBLIC) + ["__version__"]

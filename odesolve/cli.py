@@ -17,7 +17,7 @@ EPILOG = """examples:
 
 def _cmd_run(args) -> int:
     from . import config as cfg
-    from .integrate import integrate
+    from .integration import integrate
     from .io import save_npz
     from .plotting import plot_trajectory
 

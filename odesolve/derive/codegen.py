@@ -48,6 +48,10 @@ class NumbaPrinter(PythonCodePrinter):
     def _print_Float(self, expr):
         return repr(float(expr))
 
+    def _print_asin(self, expr):
+        # rounding can push a correlation just past +-1 for (nearly) coincident fields
+        return f"math.asin(min(1.0, max(-1.0, {self._print(expr.args[0])})))"
+
     def _print_Pow(self, expr, rational=False):
         base, exp = expr.as_base_exp()
         if exp == -1:

@@ -1,0 +1,189 @@
+"""Compiled online SGD of the soft committee machine, one activation at a time.
+
+The update is THEORY.md section 1 (Saad & Solla 1995; Goldt et al. 2019). One step draws a
+fresh input x ~ N(0, I_N) and output noise zeta ~ N(0, 1), and with the local fields
+lambda_i = w_i . x / sqrt(N), nu_n = w*_n . x / sqrt(N):
+
+    y      = sum_n v*_n g(nu_n) + sigma zeta,    yhat = sum_i v_i g(lambda_i),   Delta = y - yhat
+    w_i   += (eta / sqrt(N)) v_i g'(lambda_i) Delta x - (kappa / N) w_i
+    v_i   += (eta_v / N) g(lambda_i) Delta - (kappa / N) v_i          (only when eta_v > 0)
+
+Both layers are updated from the same sample, the first layer with the readouts from before
+the step. Time advances by 1/N per step.
+
+The functions here are templates calling the global names ``g`` and ``dg`` (the activation and
+its derivative) and ``sgd_step``; :func:`compiled` binds them with :func:`odesolve._jit.specialise`,
+so each activation gets its own cached machine code.
+"""
+from __future__ import annotations
+
+import functools
+import math
+import sys
+
+import numba
+import numpy as np
+
+from .._jit import source_tag, specialise
+from ..activations import activation_functions
+from . import rng
+from .rng import fill_normal, standard_normal
+
+__all__ = ["compiled", "pack_params", "N_PARAMS"]
+
+#: Layout of the parameter vector ``params``: eta, eta_v, sigma, kappa.
+N_PARAMS = 4
+
+# reassociation lets LLVM vectorise the dot products (a reduction); results stay deterministic
+_DOT_MATH = {"reassoc", "nsz", "contract"}
+
+
+def pack_params(setup) -> np.ndarray:
+    """``params`` (4,) = [eta, eta_v, sigma, kappa] of a :class:`~odesolve.TeacherStudent`."""
+    return np.array([setup.eta, setup.eta_readout, setup.sigma, setup.weight_decay],
+                    dtype=np.float64)
+
+
+@numba.njit(cache=True, nogil=True, fastmath=_DOT_MATH)
+def _dot(a, b):
+    acc = 0.0
+    for j in range(a.shape[0]):
+        acc += a[j] * b[j]
+    return acc
+
+
+def _sgd_step_template(W, W_star, v, v_star, x, zeta, params, lam, nu):
+    """One online SGD step on the sample (x, zeta), in place (THEORY.md section 1).
+
+    Parameters
+    ----------
+    W : ndarray, shape (K, N)
+        Student first-layer weights, updated in place.
+    W_star : ndarray, shape (M, N)
+        Teacher first-layer weights (read only).
+    v : ndarray, shape (K,)
+        Student readouts, updated in place when eta_v > 0.
+    v_star : ndarray, shape (M,)
+        Teacher readouts.
+    x : ndarray, shape (N,)
+        The input.
+    zeta : float
+        Standard normal output noise (scaled by sigma).
+    params : ndarray, shape (4,)
+        [eta, eta_v, sigma, kappa], see :func:`pack_params`.
+    lam : ndarray, shape (K,)
+        Output: student local fields lambda_i = w_i . x / sqrt(N) before the step.
+    nu : ndarray, shape (M,)
+        Output: teacher local fields nu_n = w*_n . x / sqrt(N).
+
+    Returns
+    -------
+    float
+        The error Delta = y - yhat of the sample.
+    """
+    K, N = W.shape
+    M = W_star.shape[0]
+    eta, eta_v, sigma, kappa = params[0], params[1], params[2], params[3]
+    inv_sqrt_n = 1.0 / math.sqrt(N)
+    y = sigma * zeta
+    for n in range(M):
+        nu[n] = _dot(W_star[n], x) * inv_sqrt_n
+        y += v_star[n] * g(nu[n])  # noqa: F821  (bound by specialise)
+    yhat = 0.0
+    for i in range(K):
+        lam[i] = _dot(W[i], x) * inv_sqrt_n
+        yhat += v[i] * g(lam[i])  # noqa: F821
+    delta = y - yhat
+    decay = 1.0 - kappa / N
+    for i in range(K):
+        c = eta * inv_sqrt_n * v[i] * dg(lam[i]) * delta  # noqa: F821  (pre-update v_i)
+        w = W[i]
+        for j in range(N):
+            w[j] = decay * w[j] + c * x[j]
+    if eta_v > 0.0:
+        for i in range(K):
+            v[i] = decay * v[i] + eta_v / N * g(lam[i]) * delta  # noqa: F821
+    return delta
+
+
+def _advance_template(W, W_star, v, v_star, params, states, x, fields, active, n_steps):
+    """``n_steps`` SGD steps of every active seed, seeds in parallel (``prange``).
+
+    Parameters
+    ----------
+    W : ndarray, shape (S, K, N)
+    W_star : ndarray, shape (S, M, N)
+    v : ndarray, shape (S, K)
+    v_star : ndarray, shape (S, M)
+    params : ndarray, shape (4,)
+    states : ndarray of uint64, shape (S, 4)
+        xoshiro256++ state of each seed's sample stream, advanced in place.
+    x : ndarray, shape (S, N)
+        Scratch for the inputs.
+    fields : ndarray, shape (S, K + M)
+        Scratch for the local fields.
+    active : ndarray of bool, shape (S,)
+        Seeds to advance (diverged seeds are skipped).
+    n_steps : int
+    """
+    S, K = W.shape[0], W.shape[1]
+    for s in numba.prange(S):
+        if not active[s]:
+            continue
+        lam = fields[s, :K]
+        nu = fields[s, K:]
+        for _ in range(n_steps):
+            fill_normal(states[s], x[s])
+            zeta = standard_normal(states[s])
+            sgd_step(W[s], W_star[s], v[s], v_star[s], x[s], zeta, params, lam, nu)  # noqa: F821
+
+
+def _test_error_template(W, W_star, v, v_star, states, n_test, x, fields, out):
+    """Test-set estimate 1/2 mean (yhat - y_teacher)^2 over n_test noise-free inputs per seed.
+
+    The test inputs of seed s are regenerated from ``states[s]`` (copied, not advanced), so each
+    seed keeps one fixed test set without storing n_test x N numbers. Writes ``out`` (S,).
+    """
+    S, K = W.shape[0], W.shape[1]
+    M = W_star.shape[1]
+    for s in numba.prange(S):
+        stream = states[s].copy()
+        inv_sqrt_n = 1.0 / math.sqrt(x.shape[1])
+        acc = 0.0
+        for _ in range(n_test):
+            fill_normal(stream, x[s])
+            err = 0.0
+            for i in range(K):
+                err += v[s, i] * g(_dot(W[s, i], x[s]) * inv_sqrt_n)  # noqa: F821
+            for n in range(M):
+                err -= v_star[s, n] * g(_dot(W_star[s, n], x[s]) * inv_sqrt_n)  # noqa: F821
+            acc += err * err
+        out[s] = 0.5 * acc / n_test
+
+
+class Compiled:
+    """The compiled functions of one activation: ``sgd_step``, ``advance``, ``test_error``."""
+
+    def __init__(self, g, dg, tag):
+        self.g, self.dg, self.tag = g, dg, tag
+        self.sgd_step = specialise(_sgd_step_template, tag, g=g, dg=dg)
+
+    @functools.cached_property
+    def advance(self):
+        return specialise(_advance_template, self.tag, {"parallel": True},
+                          sgd_step=self.sgd_step)
+
+    @functools.cached_property
+    def test_error(self):
+        return specialise(_test_error_template, self.tag, {"parallel": True}, g=self.g)
+
+
+@functools.lru_cache(maxsize=None)
+def compiled(activation) -> Compiled:
+    """Compiled SGD functions of a named activation or an :class:`~odesolve.Activation`."""
+    g, dg = activation_functions(activation)
+    # the callees' module names too: a cached entry refers to them by module (a user's
+    # activation defined in a script and imported under another name must not reuse it)
+    names = [f"{f.py_func.__module__}.{f.py_func.__qualname__}" for f in (g, dg)]
+    tag = "sim_" + source_tag(g, dg, *names, rng, sys.modules[__name__])
+    return Compiled(g, dg, tag)
