@@ -11,6 +11,8 @@ noisy, so ratios are what we claim). Sections:
   reference (solve_ivp DOP853, rtol 1e-13, on the NumPy right-hand side: independent of our code).
 * ``rhs``: one right-hand-side evaluation at K = M = 2, 5, 10 (compiled fast path, compiled
   template path, NumPy reference).
+* ``simulate``: finite-N SGD steps/s on one core against a plain Numba loop
+  (``benchmarks/bench_simulate.py``).
 * ``startup``: cold start (empty Numba cache, first call) and warm start (cache filled), each in
   a fresh process.
 """
@@ -179,7 +181,15 @@ def _fmt(x):
     return str(x)
 
 
-SECTIONS = {"integrate": bench_integrate, "rhs": bench_rhs, "startup": bench_startup}
+def bench_simulate(quick=False):
+    sys.path.insert(0, str(ROOT))
+    from bench_simulate import bench_simulate as run
+
+    return run(quick)
+
+
+SECTIONS = {"integrate": bench_integrate, "rhs": bench_rhs, "simulate": bench_simulate,
+            "startup": bench_startup}
 
 
 def main(argv=None):

@@ -48,6 +48,19 @@ def _fingerprint(obj) -> bytes:
         return obj.encode()
     if isinstance(obj, (int, float)):
         return repr(obj).encode()
+    try:
+        return _fingerprint_cached(obj)
+    except TypeError:          # unhashable
+        return _fingerprint_uncached(obj)
+
+
+@functools.lru_cache(maxsize=None)
+def _fingerprint_cached(obj) -> bytes:
+    """Source fingerprints are read once per process (``inspect.getsource`` is slow)."""
+    return _fingerprint_uncached(obj)
+
+
+def _fingerprint_uncached(obj) -> bytes:
     target = getattr(obj, "py_func", obj)
     try:
         return inspect.getsource(target).encode()

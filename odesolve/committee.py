@@ -123,8 +123,12 @@ def committee_problem(setup: TeacherStudent, fast: bool = True) -> Problem:
     ``fast=False`` uses the structural template with kernel calls even for closed-form
     activations (the reference the fast path is tested against).
     """
-    rhs, _, tag = _compiled(setup.activation, fast)
-    K, M = setup.K, setup.M
+    return _problem(setup.activation, setup.K, setup.M, fast)
+
+
+@functools.lru_cache(maxsize=None)
+def _problem(activation, K, M, fast):
+    rhs, _, tag = _compiled(activation, fast)
     return Problem(rhs=rhs, is_valid=is_valid_state, n_work=n_work(K, M),
                    name=f"committee_{tag}")
 
@@ -183,8 +187,10 @@ def evaluate_eps_g(activation, Y: np.ndarray, P: np.ndarray) -> np.ndarray:
     """eps_g of many states: Y (B, n_t, n), P (B, n_p) -> (B, n_t)."""
     fn = eps_g_function(activation)
     K, M = int(P[0, 0]), int(P[0, 1])
-    batch = specialise(_eps_g_batch_template, _compiled(activation)[2],
-                       {"parallel": True}, eps_g=fn)
+    tag = _compiled(activation)[2]
+    parallel = Y.shape[0] > 1        # one member: no thread pool (it waits on busy cores)
+    batch = specialise(_eps_g_batch_template, tag if parallel else tag + "_serial",
+                       {"parallel": parallel}, eps_g=fn)
     n_work_size = n_work(K, M)
     out = np.empty(Y.shape[:2])
     batch(np.ascontiguousarray(Y, dtype=np.float64), np.ascontiguousarray(P, dtype=np.float64),

@@ -64,7 +64,7 @@ class NumbaPrinter(PythonCodePrinter):
 def _print_function(name, args, expr, printer=None):
     printer = printer or NumbaPrinter()
     replacements, (reduced,) = sp.cse([expr], symbols=sp.numbered_symbols("x"), optimizations="basic")
-    lines = [f"@numba.njit(cache=True, fastmath=False)",
+    lines = ['@numba.njit(cache=True, error_model="numpy")',
              f"def {name}({', '.join(str(a) for a in args)}):"]
     for sym, sub in replacements:
         lines.append(f"    {sym} = {printer.doprint(sub)}")

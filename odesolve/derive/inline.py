@@ -193,14 +193,14 @@ def emit_committee_inline_module(eqs, activation: str, kernels: dict) -> str:
             lines.append(f"    {name} = work[o + {j} * F:o + {j + 1} * F]")
         return lines
 
-    rhs = ["", "@numba.njit(cache=True)", "def committee_rhs(t, y, p, work, out):",
+    rhs = ["", "@numba.njit(cache=True, error_model=\"numpy\")", "def committee_rhs(t, y, p, work, out):",
            '    """dy/dt of the committee ODEs (state and parameter layout: ARCHITECTURE.md)."""']
     rhs += preamble()
     rhs += ["    dQ = out[0:K * K].reshape((K, K))",
             "    dR = out[K * K:K * K + K * M].reshape((K, M))",
             "    dv = out[K * K + K * M:K * K + K * M + K]"]
     rhs += body_lines
-    eg = ["", "", "@numba.njit(cache=True)", "def committee_eps_g(y, p, work):",
+    eg = ["", "", "@numba.njit(cache=True, error_model=\"numpy\")", "def committee_eps_g(y, p, work):",
           '    """Generalisation error of the state y."""']
     eg += preamble() + eg_lines + ["    return eps_g", ""]
     return "\n".join(head + rhs + eg)

@@ -84,23 +84,26 @@ class SolverResult:
             raise SolverError(f"member {i} ({failed.size} failed in total): {self.message(i)}")
 
 
-def compiled_solver(problem: Problem, adaptive: bool):
+def compiled_solver(problem: Problem, adaptive: bool, parallel: bool = True):
     """Batch driver specialised for ``problem`` (compiled lazily, cached on disk).
 
     Returns the Numba dispatcher of the parallel batch routine (``_t_adaptive_batch`` or
     ``_t_fixed_batch`` of :mod:`odesolve.solvers._stepper`); its ``stats.cache_hits`` shows
-    whether the compiled code came from the on-disk cache.
+    whether the compiled code came from the on-disk cache. ``parallel=False`` gives a serial
+    version (used for a single member, where starting the thread pool costs more than it saves
+    and waits on busy cores).
     """
     tag = problem.tag
+    batch_tag, batch_opts = (tag, _PARALLEL) if parallel else (tag + "_serial", _OPTIONS)
     step = specialise(st._t_rk_step, tag, _OPTIONS, rhs=problem.rhs)
     if adaptive:
         init = specialise(st._t_initial_step, tag, _OPTIONS, rhs=problem.rhs)
         member = specialise(st._t_adaptive_member, tag, _OPTIONS, rhs=problem.rhs,
                             is_valid=problem.is_valid, rk_step=step, initial_step=init)
-        return specialise(st._t_adaptive_batch, tag, _PARALLEL, adaptive_member=member)
+        return specialise(st._t_adaptive_batch, batch_tag, batch_opts, adaptive_member=member)
     member = specialise(st._t_fixed_member, tag, _OPTIONS, rhs=problem.rhs,
                         is_valid=problem.is_valid, rk_step=step)
-    return specialise(st._t_fixed_batch, tag, _PARALLEL, fixed_member=member)
+    return specialise(st._t_fixed_batch, batch_tag, batch_opts, fixed_member=member)
 
 
 def _float_array(value, name):
@@ -250,7 +253,7 @@ def solve(problem: Problem, y0, p, t_eval, method: str = "rk4", dt: float | None
     n_acc = np.empty(nb, dtype=np.int64)
     n_rej = np.empty(nb, dtype=np.int64)
     n_rhs = np.empty(nb, dtype=np.int64)
-    kernel = compiled_solver(problem, adaptive)
+    kernel = compiled_solver(problem, adaptive, parallel=nb > 1)
     # shuffled member order: balances threads when the cost varies along the batch
     order = np.random.default_rng(0).permutation(nb).astype(np.int64)
     if adaptive:

@@ -14,7 +14,7 @@ from .committee import load_fields
 N_ARRAYS = 2
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def committee_rhs(t, y, p, work, out):
     """dy/dt of the committee ODEs (state and parameter layout: ARCHITECTURE.md)."""
     K = int(p[0])
@@ -93,7 +93,7 @@ def committee_rhs(t, y, p, work, out):
         dv[i] = train_v*(eta_v*vs0 - kappa*v[i])
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def committee_eps_g(y, p, work):
     """Generalisation error of the state y."""
     K = int(p[0])

@@ -7,23 +7,23 @@ import math
 import numba
 
 
-@numba.njit(cache=True, fastmath=False)
+@numba.njit(cache=True, error_model="numpy")
 def I2(C11, C12, C22):
     return 2*math.asin(min(1.0, max(-1.0, C12/math.sqrt((C11 + 1)*(C22 + 1)))))/math.pi
 
 
-@numba.njit(cache=True, fastmath=False)
+@numba.njit(cache=True, error_model="numpy")
 def J2(C11, C12, C22):
     return 2/(math.pi*math.sqrt(-C12**2 + (C11 + 1)*(C22 + 1)))
 
 
-@numba.njit(cache=True, fastmath=False)
+@numba.njit(cache=True, error_model="numpy")
 def I3(C11, C12, C13, C22, C23, C33):
     x0 = C11 + 1
     return -2*(C12*C13 - C23*x0)/(math.pi*x0*math.sqrt(-C13**2 + x0*(C33 + 1)))
 
 
-@numba.njit(cache=True, fastmath=False)
+@numba.njit(cache=True, error_model="numpy")
 def I4(C11, C12, C13, C14, C22, C23, C24, C33, C34, C44):
     x0 = C12**2
     x1 = C11 + 1

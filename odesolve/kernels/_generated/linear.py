@@ -7,21 +7,21 @@ import math
 import numba
 
 
-@numba.njit(cache=True, fastmath=False)
+@numba.njit(cache=True, error_model="numpy")
 def I2(C11, C12, C22):
     return C12
 
 
-@numba.njit(cache=True, fastmath=False)
+@numba.njit(cache=True, error_model="numpy")
 def J2(C11, C12, C22):
     return 1
 
 
-@numba.njit(cache=True, fastmath=False)
+@numba.njit(cache=True, error_model="numpy")
 def I3(C11, C12, C13, C22, C23, C33):
     return C23
 
 
-@numba.njit(cache=True, fastmath=False)
+@numba.njit(cache=True, error_model="numpy")
 def I4(C11, C12, C13, C14, C22, C23, C24, C33, C34, C44):
     return C34

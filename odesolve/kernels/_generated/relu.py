@@ -8,18 +8,18 @@ import numba
 from odesolve.kernels.numeric import relu_I4 as I4  # no closed form
 
 
-@numba.njit(cache=True, fastmath=False)
+@numba.njit(cache=True, error_model="numpy")
 def I2(C11, C12, C22):
     x0 = C11*C22
     return (0.25)*(2*C12*math.asin(min(1.0, max(-1.0, C12/math.sqrt(x0)))) + math.pi*C12 + 2*math.sqrt(-C12**2 + x0))/math.pi
 
 
-@numba.njit(cache=True, fastmath=False)
+@numba.njit(cache=True, error_model="numpy")
 def J2(C11, C12, C22):
     return (0.25)*(2*math.asin(min(1.0, max(-1.0, C12/math.sqrt(C11*C22)))) + math.pi)/math.pi
 
 
-@numba.njit(cache=True, fastmath=False)
+@numba.njit(cache=True, error_model="numpy")
 def I3(C11, C12, C13, C22, C23, C33):
     x0 = C11*C33
     return (0.25)*(C11*C23*(2*math.asin(min(1.0, max(-1.0, C13/math.sqrt(x0)))) + math.pi) + 2*C12*math.sqrt(-C13**2 + x0))/(math.pi*C11)
