@@ -17,7 +17,9 @@ _PUBLIC = {
     "Activation": "activations",
     "integrate": "integration", "generalisation_error": "integration",
     "simulate": "simulation", "seed_statistics": "simulation",
+    "compare": "comparison", "ComparisonReport": "comparison",
     "weights_from_overlaps": "weights", "random_weights": "weights",
+    "sweep": "sweeps", "load_sweep": "sweeps", "SweepResult": "sweeps",
 }
 
 __all__ = sorted(_PUBLIC) + ["__version__"]

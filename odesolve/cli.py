@@ -1,4 +1,4 @@
-"""Command line: ``odesolve run``, ``odesolve derive``."""
+"""Command line: ``odesolve run``, ``derive``, ``compare``, ``sweep``, ``plot``."""
 from __future__ import annotations
 
 import argparse
@@ -12,6 +12,12 @@ EPILOG = """examples:
   odesolve run --print-default > my_run.toml   start a config from the default
   odesolve derive                   re-derive the ODEs and kernels, regenerate code and Markdown
   odesolve derive --check           exit 1 when the checked-in generated code is stale
+  odesolve compare cmp.toml         simulate at finite N ([simulation]) and compare with the ODE;
+                                    exit 0 when within tolerance, 1 when not, 2 on bad input
+  odesolve sweep --print-example > sweep.toml   start a sweep config from the example
+  odesolve sweep sweep.toml         run a sweep (resumes an interrupted one), plot it
+  odesolve sweep sweep.toml --scheduler tcp://10.0.0.1:8786   the same on a Dask cluster
+  odesolve plot odesolve-out/sweep.npz --observable eps_g_final --x eta --y readout_std
 """
 
 
@@ -70,6 +76,80 @@ def _cmd_derive(args) -> int:
     return 0
 
 
+def _cmd_compare(args) -> int:
+    from . import config as cfg
+    from .comparison import compare
+
+    conf = cfg.load_config(args.config)
+    setup = cfg.setup_from_config(conf)
+    state = cfg.state_from_config(conf, setup)
+    opts = cfg.solver_options(conf)
+    opts.pop("max_steps", None)
+    sim = cfg.simulation_options(conf)
+    path = Path(args.output or conf.get("output", {}).get("path") or
+                f"odesolve-out/{Path(args.config).stem}-compare.json").with_suffix(".json")
+    print(f"comparing {setup.activation_name} K={setup.K} M={setup.M} eta={setup.eta:g}: "
+          f"N = {sim['N']}, {len(sim['seeds'])} seeds, t <= {opts['t_max']:g} ...", flush=True)
+    report = compare(setup, state, out=path, progress=not args.quiet, **sim, **opts)
+    print(report.summary())
+    json_path, png_path = report.info["paths"]
+    print(f"report:  {Path(json_path).resolve()}")
+    print(f"figure:  {Path(png_path).resolve()}")
+    return 0 if report.passed else 1
+
+
+def _cmd_sweep(args) -> int:
+    from . import config as cfg
+    from .sweeps import run_spec
+    from .sweeps.plots import plot_sweep
+
+    if args.print_example:
+        from importlib import resources
+
+        sys.stdout.write(resources.files("odesolve").joinpath("data/sweep.toml").read_text())
+        return 0
+    if args.config is None:
+        raise cfg.ConfigError("give a sweep configuration (see `odesolve sweep --print-example`).")
+    conf = cfg.load_config(args.config)
+    spec = cfg.sweep_spec_from_config(conf)
+    out = conf.get("output", {})
+    path = Path(args.output or out.get("path") or
+                f"odesolve-out/{Path(args.config).stem}.npz").with_suffix(".npz")
+    print(f"sweep over {dict(zip(spec.dims, spec.shape))} x {spec.replicas} replicas = "
+          f"{spec.n_members} members, t <= {spec.t_max:g}, {len(spec.chunks())} chunk(s) on "
+          f"{args.scheduler or 'this machine'}", flush=True)
+    try:
+        result = run_spec(spec, out=path, scheduler=args.scheduler, progress=not args.quiet,
+                          restart=args.restart)
+    except KeyboardInterrupt:
+        return 130
+    ok = result.success
+    print(f"done in {result.info['wall_s']:.1f} s ({result.info['chunks_resumed']} chunk(s) "
+          f"resumed); {int(ok.sum())}/{ok.size} members finished, "
+          f"{int((~ok).sum())} flagged (status, t_fail in the file)")
+    print(f"results: {path.resolve()}")
+    if out.get("plot", True) and not args.no_plot:
+        for fig in plot_sweep(result, path, out.get("observable", "t_specialise")):
+            print(f"figure:  {Path(fig).resolve()}")
+    return 0
+
+
+def _cmd_plot(args) -> int:
+    from .sweeps import load_sweep
+    from .sweeps.plots import plot_curves, plot_heatmap
+
+    result = load_sweep(args.results)
+    base = Path(args.output or Path(args.results).with_suffix("")).with_suffix("")
+    if args.curves:
+        fig = plot_curves(result, colour_by=args.colour_by,
+                          path=base.with_name(base.name + "-eps_g.png"))
+    else:
+        fig = plot_heatmap(result, args.observable, args.x, args.y, args.how,
+                           path=base.with_name(f"{base.name}-{args.observable}.png"))
+    print(f"figure:  {Path(fig).resolve()}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="odesolve", epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -89,6 +169,39 @@ def build_parser() -> argparse.ArgumentParser:
     der.add_argument("--check", action="store_true",
                      help="compare with a fresh derivation; exit 1 when stale")
     der.set_defaults(func=_cmd_derive)
+    cmp_ = sub.add_parser("compare", help="compare the ODE with a finite-N simulation",
+                          formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG)
+    cmp_.add_argument("config", help="TOML file ([setup], [init], [solver], [simulation])")
+    cmp_.add_argument("-o", "--output", help="JSON report; the figure (.png) goes beside it")
+    cmp_.add_argument("-q", "--quiet", action="store_true", help="no progress line")
+    cmp_.set_defaults(func=_cmd_compare)
+    sw = sub.add_parser("sweep", help="integrate over a grid of parameters and initial states",
+                        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG)
+    sw.add_argument("config", nargs="?", help="TOML file ([setup], [init], [sweep], [solver])")
+    sw.add_argument("-o", "--output", help="result file (.npz); default from [output] path")
+    sw.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://host:8786")
+    sw.add_argument("--restart", action="store_true",
+                    help="discard finished chunks of an interrupted run instead of resuming")
+    sw.add_argument("--no-plot", action="store_true", help="do not write figures")
+    sw.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    sw.add_argument("--print-example", action="store_true",
+                    help="print an annotated example configuration and exit")
+    sw.set_defaults(func=_cmd_sweep)
+    pl = sub.add_parser("plot", help="heatmap or eps_g curves of a sweep result file",
+                        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG)
+    pl.add_argument("results", help="a .npz written by `odesolve sweep`")
+    pl.add_argument("--observable", default="t_specialise",
+                    help="eps_g_final, eps_g_min, specialisation_final, t_specialise, t_learn, "
+                         "... (default t_specialise)")
+    pl.add_argument("--x", help="swept parameter on the x axis")
+    pl.add_argument("--y", help="swept parameter on the y axis")
+    pl.add_argument("--how", default="median",
+                    choices=["median", "mean", "min", "max", "fraction_finite"],
+                    help="reduction over replicas and other axes (default median)")
+    pl.add_argument("--curves", action="store_true", help="overlaid eps_g(t) instead")
+    pl.add_argument("--colour-by", help="axis that colours the curves")
+    pl.add_argument("-o", "--output", help="figure path stem (default: beside the results)")
+    pl.set_defaults(func=_cmd_plot)
     return parser
 
 

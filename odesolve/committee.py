@@ -2,7 +2,7 @@
 
 State vector and parameter layout (ARCHITECTURE.md):
 ``y = concat(Q.ravel(), R.ravel(), v)`` and
-``p = [K, M, eta, eta_v, sigma, kappa, train_v, T.ravel(), v_star]``.
+``p = [K, M, eta, eta_v, sigma, kappa, train_v, T.ravel(), v_star, psd_rtol]``.
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from .model import Overlaps, TeacherStudent
 from .solvers import Problem
 
 __all__ = ["committee_problem", "pack_state", "pack_params", "unpack_state", "eps_g_function",
-           "N_FIXED_PARAMS"]
+           "N_FIXED_PARAMS", "psd_tolerance"]
 
 N_FIXED_PARAMS = 7
 
@@ -52,8 +52,9 @@ PSD_RTOL = 1e-6
 def is_valid_state(t, y, p, work):
     """True when the field covariance [[Q, R], [R^T, T]] is positive semi-definite.
 
-    A Cholesky factorisation in ``work`` with tolerance: a pivot below ``-PSD_RTOL * scale``
-    (scale = largest diagonal entry) means the state left the cone of valid overlaps. A pivot
+    A Cholesky factorisation in ``work`` with tolerance: a pivot below ``-rtol * scale``
+    (scale = largest diagonal entry, ``rtol`` the last entry of ``p``, :func:`psd_tolerance`)
+    means the state left the cone of valid overlaps. A pivot
     within the tolerance of zero is a singular direction, which is legitimate (perfect
     learning makes student and teacher fields coincide); its column must then vanish too.
     """
@@ -69,7 +70,7 @@ def is_valid_state(t, y, p, work):
         if not np.isfinite(C[j, j]):
             return False
         scale = max(scale, abs(C[j, j]))
-    tol = PSD_RTOL * max(scale, 1e-300)
+    tol = p[N_FIXED_PARAMS + M * M + M] * max(scale, 1e-300)
     for j in range(F):
         s = C[j, j]
         for m in range(j):
@@ -147,8 +148,9 @@ def pack_state(state: Overlaps) -> np.ndarray:
                           axis=1)
 
 
-def pack_params(setup: TeacherStudent, state: Overlaps) -> np.ndarray:
-    """Parameter rows, shape (B, 7 + M*M + M)."""
+def pack_params(setup: TeacherStudent, state: Overlaps, psd_tol: float = PSD_RTOL) -> np.ndarray:
+    """Parameter rows, shape (B, 7 + M*M + M + 1): the model, T, v_star, then the relative
+    tolerance of the validity check :func:`is_valid_state` (see :func:`psd_tolerance`)."""
     if (state.K, state.M) != (setup.K, setup.M):
         raise ValueError(f"`state` has K={state.K}, M={state.M} but `setup` has K={setup.K}, "
                          f"M={setup.M}.")
@@ -159,7 +161,21 @@ def pack_params(setup: TeacherStudent, state: Overlaps) -> np.ndarray:
     fixed = np.array([setup.K, setup.M, setup.eta, setup.eta_readout, setup.sigma,
                       setup.weight_decay, train_v], dtype=np.float64)
     return np.concatenate([np.broadcast_to(fixed, (B, N_FIXED_PARAMS)),
-                           b.T.reshape(B, M * M), b.v_star.reshape(B, M)], axis=1)
+                           b.T.reshape(B, M * M), b.v_star.reshape(B, M),
+                           np.full((B, 1), float(psd_tol))], axis=1)
+
+
+def psd_tolerance(method: str, rtol: float, atol: float) -> float:
+    """Relative tolerance of the positive-semi-definiteness check for a solver setting.
+
+    Perfect learning makes the field covariance exactly singular, so a trajectory converging
+    to it may dip below the cone by the integration error. The check therefore only flags
+    violations larger than ``max(PSD_RTOL, 100 * max(rtol, atol))`` for the adaptive method;
+    fixed-step methods (which preserve the fixed points of the ODE) use ``PSD_RTOL``.
+    """
+    if method == "dopri5":
+        return max(PSD_RTOL, 100.0 * max(float(rtol), float(atol)))
+    return PSD_RTOL
 
 
 def unpack_state(y: np.ndarray, K: int, M: int):

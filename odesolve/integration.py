@@ -90,7 +90,7 @@ def integrate(setup: TeacherStudent, state: Overlaps, t_max: float, method: str 
         dt = _DEFAULT_DT[method]
     t_eval = output_times(t_max, times, n_out)
     y0 = committee.pack_state(state)
-    p = committee.pack_params(setup, state)
+    p = committee.pack_params(setup, state, committee.psd_tolerance(method, rtol, atol))
     problem = committee.committee_problem(setup)
     res = solve(problem, y0, p, t_eval, method=method, dt=dt, rtol=rtol, atol=atol,
                 max_steps=max_steps)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numbers
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 
 from .._jit import specialise
@@ -25,6 +26,9 @@ STATUS_MESSAGES = {
     MAX_STEPS: "`max_steps` exceeded",
     STEP_TOO_SMALL: "step size became too small",
 }
+
+#: members a thread takes at a time from the batch (numba.parallel_chunksize)
+PRANGE_CHUNK = 4
 
 _OPTIONS = {"error_model": "numpy", "nogil": True}
 _PARALLEL = {**_OPTIONS, "parallel": True}
@@ -254,14 +258,16 @@ def solve(problem: Problem, y0, p, t_eval, method: str = "rk4", dt: float | None
     n_rej = np.empty(nb, dtype=np.int64)
     n_rhs = np.empty(nb, dtype=np.int64)
     kernel = compiled_solver(problem, adaptive, parallel=nb > 1)
-    # shuffled member order: balances threads when the cost varies along the batch
+    # shuffled member order, and threads take PRANGE_CHUNK members at a time (dynamic
+    # scheduling): one slow (stiff) member costs its own time only, not that of a static share
     order = np.random.default_rng(0).permutation(nb).astype(np.int64)
-    if adaptive:
-        kernel(t_eval, y0, p, tableau.A, tableau.B, tableau.C, tableau.E, tableau.P,
-               tableau.error_order, rtol, atol, first_step or 0.0, max_steps, n_work, order,
-               ys, status, t_fail, n_acc, n_rej, n_rhs)
-    else:
-        kernel(t_eval, dt, y0, p, tableau.A, tableau.B, tableau.C, max_steps, n_work, order,
-               ys, status, t_fail, n_acc, n_rej, n_rhs)
+    with numba.parallel_chunksize(PRANGE_CHUNK):
+        if adaptive:
+            kernel(t_eval, y0, p, tableau.A, tableau.B, tableau.C, tableau.E, tableau.P,
+                   tableau.error_order, rtol, atol, first_step or 0.0, max_steps, n_work,
+                   order, ys, status, t_fail, n_acc, n_rej, n_rhs)
+        else:
+            kernel(t_eval, dt, y0, p, tableau.A, tableau.B, tableau.C, max_steps, n_work,
+                   order, ys, status, t_fail, n_acc, n_rej, n_rhs)
     return SolverResult(t=t_eval, y=ys[0] if squeeze else ys, status=status, t_fail=t_fail,
                         n_accepted=n_acc, n_rejected=n_rej, n_rhs=n_rhs, method=method)

@@ -1,0 +1,257 @@
+"""Sweeps: batched = one at a time, resume = uninterrupted, divergence flagged, Dask = local,
+observables checked against closed forms."""
+import json
+
+import numpy as np
+import pytest
+
+import odesolve
+from odesolve import Overlaps, TeacherStudent
+from odesolve.observables import first_crossing, specialisation_index
+from odesolve.sweeps import SweepSpec, load_sweep, runner
+from odesolve.sweeps.chunk import initial_states
+
+SETUP = TeacherStudent(2, 2, "erf", eta=1.0)
+KW = dict(axes={"readout_std": [0.05, 0.5], "eta": [0.5, 1.0, 1.5]},
+          init={"student_std": 0.3}, replicas=5, t_max=30.0, n_out=31, chunk_size=7,
+          progress=False)
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    path = tmp_path_factory.mktemp("sweep") / "ref.npz"
+    return odesolve.sweep(SETUP, out=path, **KW), path
+
+
+def test_shapes_coordinates_and_file(reference):
+    res, path = reference
+    assert res.dims == ("readout_std", "eta", "replica")
+    np.testing.assert_array_equal(res.coords["eta"], [0.5, 1.0, 1.5])
+    assert res["eps_g_final"].shape == (2, 3, 5) and res["eps_g"].shape == (2, 3, 5, 31)
+    assert res["Q_final"].shape == (2, 3, 5, 2, 2)
+    assert np.all(res.success)
+    assert path.exists() and not path.with_name(path.name + ".parts").exists()
+    back = load_sweep(path)
+    assert back.dims == res.dims and back.spec.fingerprint() == res.spec.fingerprint()
+    for k in res.data:
+        np.testing.assert_array_equal(back[k], res[k])
+    assert res.reduce("eps_g_final", "median").shape == (2, 3)
+    assert res.reduce("eps_g_final", over=("replica", "eta")).shape == (2,)
+
+
+def test_members_equal_one_at_a_time_integration(reference):
+    """Each sweep member equals integrate() of that member's state alone (serial path)."""
+    res, _ = reference
+    spec = res.spec
+    t = spec.output_times()
+    for i, j in [(0, 0), (1, 2), (0, 1)]:
+        g = i * 3 + j
+        states = initial_states(spec, g)
+        for r in (0, 3):
+            setup = spec.setup(g)
+            assert setup.eta == KW["axes"]["eta"][j]
+            traj = odesolve.integrate(setup, states[r], t_max=spec.t_max, times=t,
+                                      method="dopri5", rtol=spec.rtol, atol=spec.atol)
+            np.testing.assert_array_equal(res["eps_g"][i, j, r], traj.eps_g)
+            np.testing.assert_array_equal(res["Q_final"][i, j, r], traj.Q[-1])
+            np.testing.assert_array_equal(res["v_final"][i, j, r], traj.v[-1])
+
+
+def test_batched_integrate_equals_one_at_a_time():
+    states = Overlaps.random(2, 2, batch=12, student_std=0.4, readout_std=0.4, seed=3)
+    batch = odesolve.integrate(SETUP, states, t_max=20, method="dopri5", rtol=1e-6, n_out=5)
+    for b in range(12):
+        one = odesolve.integrate(SETUP, states[b], t_max=20, method="dopri5", rtol=1e-6,
+                                 n_out=5)
+        np.testing.assert_array_equal(batch.Q[b], one.Q)
+        np.testing.assert_array_equal(batch.eps_g[b], one.eps_g)
+
+
+def test_interrupted_sweep_resumes_to_the_same_file(reference, tmp_path, monkeypatch):
+    ref, ref_path = reference
+    path = tmp_path / "resumed.npz"
+    real, calls = runner.run_chunk, []
+
+    def interrupted(*args):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(*args)
+
+    monkeypatch.setattr(runner, "run_chunk", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        odesolve.sweep(SETUP, out=path, **KW)
+    parts = path.with_name(path.name + ".parts")
+    assert len(list(parts.glob("chunk_*.npz"))) == 2 and not path.exists()
+    monkeypatch.setattr(runner, "run_chunk", real)
+    res = odesolve.sweep(SETUP, out=path, **KW)
+    assert res.info["chunks_resumed"] == 2 and res.info["chunks"] == 5
+    a, b = np.load(ref_path), np.load(path)
+    assert sorted(a.files) == sorted(b.files)
+    for k in a.files:
+        np.testing.assert_array_equal(a[k], b[k])
+    assert not parts.exists()
+
+
+def test_resume_refuses_a_different_sweep(tmp_path, monkeypatch):
+    path = tmp_path / "s.npz"
+
+    def stop(*args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(runner, "run_chunk", stop)
+    with pytest.raises(KeyboardInterrupt):
+        odesolve.sweep(SETUP, out=path, **KW)
+    monkeypatch.undo()
+    other = {**KW, "replicas": 4}
+    with pytest.raises(ValueError, match="different sweep"):
+        odesolve.sweep(SETUP, out=path, **other)
+    res = odesolve.sweep(SETUP, out=path, restart=True, **other)
+    assert res["status"].shape == (2, 3, 4)
+
+
+def test_diverging_member_is_flagged_while_the_others_finish():
+    """Linear units with fixed readouts diverge for eta > 2 (dQ/dt ~ (eta^2 - 2 eta) Q)."""
+    res = odesolve.sweep(TeacherStudent(1, 1, "linear", eta_v=0.0),
+                         axes={"eta": [0.5, 1.0, 4.0, 1.5]},
+                         init={"student_std": 0.5, "readout_std": 0.0, "readout_mean": 1.0},
+                         replicas=3, t_max=200.0, chunk_size=100, progress=False)
+    status, t_fail = res["status"], res["t_fail"]
+    assert np.all(status[[0, 1, 3]] == 0) and np.all(status[2] != 0)
+    assert np.all((t_fail[2] > 0) & (t_fail[2] < 200)) and np.isnan(t_fail[[0, 1, 3]]).all()
+    assert np.all(res["eps_g_final"][[0, 1, 3]] < 1e-5)          # the others learn perfectly
+    assert np.isnan(res["eps_g_final"][2]).all()
+
+
+def test_dask_local_cluster_gives_the_local_numbers(reference):
+    distributed = pytest.importorskip("distributed")
+    ref, _ = reference
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster:
+        res = odesolve.sweep(SETUP, scheduler=cluster.scheduler_address, **KW)
+    assert res.info["scheduler"].startswith("tcp://")
+    for k in ref.data:
+        np.testing.assert_array_equal(res[k], ref[k])
+
+
+def test_list_of_points_and_swept_structure():
+    res = odesolve.sweep({"activation": "erf", "eta": 0.5},
+                         points=[{"K": 1, "M": 1}, {"K": 2, "M": 1}, {"K": 3, "M": 2}],
+                         replicas=2, t_max=5.0, n_out=6, progress=False)
+    assert res.dims == ("point", "replica") and res["eps_g"].shape == (3, 2, 6)
+    assert "Q_final" not in res.data            # shapes differ between points
+    assert np.all(res.success)
+
+
+def test_spec_validation_names_the_problem():
+    with pytest.raises(ValueError, match="unknown swept parameter 'etta'"):
+        SweepSpec(base={"K": 2, "M": 2}, axes={"etta": [1.0]})
+    with pytest.raises(ValueError, match="either `axes`"):
+        SweepSpec(base={"K": 2, "M": 2}, axes={"eta": [1.0]}, points=[{"eta": 1.0}])
+    with pytest.raises(ValueError, match=r"grid point 1 \{'eta': -1.0\}.*eta"):
+        SweepSpec(base={"K": 2, "M": 2}, axes={"eta": [1.0, -1.0]})
+    with pytest.raises(ValueError, match="`K` must be given"):
+        SweepSpec(base={"M": 2}, axes={"eta": [1.0]})
+    with pytest.raises(ValueError, match="replicas"):
+        SweepSpec(base={"K": 2, "M": 2}, replicas=0)
+
+
+def test_specialisation_index_limits():
+    K = 3
+    T = np.eye(K)
+    sym = specialisation_index(np.eye(K), np.full((K, K), 0.3), T)          # symmetric plateau
+    perm = specialisation_index(np.eye(K), np.eye(K)[[2, 0, 1]] * -1.0, T)  # signed permutation
+    assert sym == pytest.approx(0.0, abs=1e-15) and perm == pytest.approx(1.0)
+    # normalisation: scaling a student unit does not change it
+    Q = np.diag([4.0, 1.0, 1.0])
+    R = np.diag([2.0, 0.5, 0.5]) + 0.1
+    assert specialisation_index(Q, R, T) == pytest.approx(
+        np.mean([(2.1 / 2 - 0.1 / 2), 0.5, 0.5]))
+
+
+def test_first_crossing_matches_closed_form():
+    t = np.linspace(0, 10, 2001)
+    x = np.exp(-t)[None, :] * np.array([[1.0], [2.0]])
+    got = first_crossing(t, x, 0.01, below=True, log=True)
+    np.testing.assert_allclose(got, [np.log(100), np.log(200)], rtol=1e-12)
+    s = np.tanh(t)
+    assert first_crossing(t, s, 0.5) == pytest.approx(np.arctanh(0.5), abs=1e-5)
+    assert np.isnan(first_crossing(t, s, 2.0))
+
+
+def test_sweep_specialisation_time_is_the_plateau_escape():
+    """From small initial overlaps, eps_g sits on the plateau until the units specialise: at
+    t_specialise eps_g has left the plateau value, well before it it has not."""
+    res = odesolve.sweep(SETUP, axes={"eta": [1.0]}, init={"student_std": 0.05,
+                                                          "readout_std": 0.05},
+                         replicas=3, t_max=600.0, n_out=601, progress=False)
+    ts = res["t_specialise"][0]
+    assert np.all(np.isfinite(ts)) and np.all(ts > 20)
+    t, eps = res.t, res["eps_g"][0]
+    for r in range(3):
+        before = eps[r, (t > 0.3 * ts[r]) & (t < 0.6 * ts[r])]
+        assert before.std() / before.mean() < 0.05           # flat: the plateau
+        assert eps[r, t > ts[r] + 50].max() < 0.5 * before.mean()
+
+
+SWEEP_TOML = """
+[setup]
+K = 2
+M = 2
+activation = "erf"
+
+[init]
+student_std = 0.2
+
+[sweep]
+replicas = 3
+chunk_size = 5
+
+[sweep.axes]
+eta = [0.5, 1.0]
+readout_std = [0.1, 1.0]
+
+[solver]
+t_max = 20.0
+n_out = 11
+"""
+
+
+def test_cli_sweep_and_plot(tmp_path, capsys):
+    from odesolve.cli import main
+
+    cfg = tmp_path / "s.toml"
+    cfg.write_text(SWEEP_TOML)
+    out = tmp_path / "res.npz"
+    assert main(["sweep", str(cfg), "-o", str(out), "-q"]) == 0
+    printed = capsys.readouterr().out
+    assert "12 members" in printed and str(out.resolve()) in printed
+    res = load_sweep(out)
+    assert res.dims == ("eta", "readout_std", "replica") and res.spec.replicas == 3
+    assert (tmp_path / "res-t_specialise.png").exists() and (tmp_path / "res-eps_g.png").exists()
+    # same numbers as the API with the same spec
+    api = odesolve.sweep({"K": 2, "M": 2, "activation": "erf"},
+                         axes={"eta": [0.5, 1.0], "readout_std": [0.1, 1.0]},
+                         init={"student_std": 0.2}, replicas=3, t_max=20.0, n_out=11,
+                         chunk_size=5, progress=False)
+    np.testing.assert_array_equal(api["eps_g"], res["eps_g"])
+    assert main(["plot", str(out), "--observable", "eps_g_final", "--x", "eta",
+                 "--y", "readout_std", "-o", str(tmp_path / "fig")]) == 0
+    assert (tmp_path / "fig-eps_g_final.png").exists()
+    assert main(["plot", str(out), "--curves", "-o", str(tmp_path / "fig")]) == 0
+    assert (tmp_path / "fig-eps_g.png").exists()
+    assert main(["plot", str(out), "--observable", "nope"]) == 2
+    assert "unknown observable" in capsys.readouterr().err
+
+
+def test_cli_sweep_rejects_bad_config(tmp_path, capsys):
+    from odesolve.cli import main
+
+    cfg = tmp_path / "s.toml"
+    cfg.write_text(SWEEP_TOML.replace("[sweep.axes]\neta", "[sweep.axes]\netta"))
+    assert main(["sweep", str(cfg), "-q"]) == 2
+    assert "etta" in capsys.readouterr().err
+    cfg.write_text(SWEEP_TOML.replace("replicas = 3", "replica = 3"))
+    assert main(["sweep", str(cfg), "-q"]) == 2
+    assert main(["sweep", "--print-example"]) == 0
+    assert "[sweep.axes]" in capsys.readouterr().out
