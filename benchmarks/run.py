@@ -11,6 +11,10 @@ noisy, so ratios are what we claim). Sections:
   reference (solve_ivp DOP853, rtol 1e-13, on the NumPy right-hand side: independent of our code).
 * ``rhs``: one right-hand-side evaluation at K = M = 2, 5, 10 (compiled fast path, compiled
   template path, NumPy reference).
+* ``batch``: 10 000 initial states as one parallel batch (erf K = M = 2, t in [0, 100], rtol
+  1e-6) against solve_ivp looped over members; scaling with batch size, K and t_max; the cost
+  of a few stiff members (``benchmarks/bench_batch.py``).
+* ``sweep``: ``odesolve.sweep`` throughput against the raw batch and solve_ivp.
 * ``simulate``: finite-N SGD steps/s on one core against a plain Numba loop
   (``benchmarks/bench_simulate.py``).
 * ``startup``: cold start (empty Numba cache, first call) and warm start (cache filled), each in
@@ -33,7 +37,7 @@ from scipy.integrate import solve_ivp
 
 import odesolve
 from odesolve import committee
-from odesolve.reference import erf_rhs_numpy
+from odesolve.reference import erf_rhs_vector
 
 ROOT = Path(__file__).resolve().parent
 
@@ -44,15 +48,7 @@ def _state(K, M, seed=0):
 
 
 def _numpy_fun(setup, state):
-    K, M = setup.K, setup.M
-    T, vs = state.T, state.v_star
-
-    def fun(t, y):
-        Q, R, v = committee.unpack_state(y, K, M)
-        dQ, dR, dv = erf_rhs_numpy(Q, R, T, v, vs, setup.eta, setup.eta_readout, setup.sigma,
-                                   setup.weight_decay)
-        return np.concatenate([dQ.ravel(), dR.ravel(), dv])
-    return fun
+    return erf_rhs_vector(setup, state.T, state.v_star)
 
 
 def _best_of(fn, repeat):
@@ -188,8 +184,67 @@ def bench_simulate(quick=False):
     return run(quick)
 
 
-SECTIONS = {"integrate": bench_integrate, "rhs": bench_rhs, "simulate": bench_simulate,
-            "startup": bench_startup}
+def bench_batch(quick=False):
+    sys.path.insert(0, str(ROOT))
+    from bench_batch import bench_batch as run
+
+    return run(quick)
+
+
+def bench_sweep(quick=False):
+    sys.path.insert(0, str(ROOT))
+    from bench_batch import bench_sweep as run
+
+    return run(quick)
+
+
+SECTIONS = {"integrate": bench_integrate, "rhs": bench_rhs, "batch": bench_batch,
+            "sweep": bench_sweep, "simulate": bench_simulate, "startup": bench_startup}
+
+
+def headline(results) -> list:
+    """One row per headline figure: what, value, baseline, ratio (from the sections run)."""
+    rows = []
+
+    def add(what, value, baseline, ratio, target=""):
+        rows.append({"figure": what, "odesolve": value, "baseline": baseline,
+                     "ratio": ratio, "target": target})
+
+    if "integrate" in results:
+        r = {row["name"]: row for row in results["integrate"]["rows"]}
+        base = next(v for k, v in r.items() if "baseline" in k)
+        dop = next(v for k, v in r.items() if "dopri5" in k)
+        add(f"single trajectory t<={results['integrate']['t_max']:g}, dopri5 rtol 1e-8 (s)",
+            dop["time_s"], base["time_s"], base["time_s"] / dop["time_s"], ">= 100x")
+        add("  its max error / solve_ivp's", dop["max_abs_error"], base["max_abs_error"],
+            dop["max_abs_error"] / base["max_abs_error"], "<= 1")
+    if "rhs" in results:
+        for row in results["rhs"]["rows"]:
+            add(f"rhs K=M={row['K=M']} (us)", row["fast_us"], row["numpy_us"],
+                row["speedup_fast_vs_numpy"], "<= 100 us" if row["K=M"] == 10 else "")
+    if "batch" in results:
+        b = results["batch"]
+        ours, base = b["rows"][1], b["rows"][0]
+        add(f"batch of {b['B']}, t<=100, rtol 1e-6 (s)", ours["time_s"],
+            base["per_member_us"] * b["B"] * 1e-6, ours["speedup_per_member"],
+            "<= 3 s, >= 200x per member")
+        st = b["stiff_members"]
+        add("  1% stiff members: time ratio / work ratio", st["time_ratio"], st["work_ratio"],
+            st["balance"], "~1 (balanced)")
+    if "sweep" in results:
+        rows_s = results["sweep"]["rows"]
+        add(f"sweep of {results['sweep']['members']} members (members/s)",
+            rows_s[1]["members_per_s"], rows_s[0]["members_per_s"], rows_s[1]["ratio"],
+            "~1 (no overhead)")
+    if "simulate" in results:
+        row = next(r for r in results["simulate"]["rows"] if r["N"] == 10_000)
+        add("simulator N=10000, one core (steps/s)", row["odesolve_steps_per_s"],
+            row["plain_steps_per_s"], row["speedup"], ">= 15000/s, >= 4x")
+    if "startup" in results:
+        for row in results["startup"]["rows"]:
+            add(f"start-up {row['method']} cold / warm (s)", row["cold_s"], row["warm_s"],
+                row["cold_over_warm"], "")
+    return rows
 
 
 def main(argv=None):
@@ -206,8 +261,16 @@ def main(argv=None):
     for name in args.only or SECTIONS:
         res = SECTIONS[name](args.quick)
         results[name] = res
-        extra = {k: v for k, v in res.items() if k != "rows"}
-        _print_table(f"{name} {extra if extra else ''}", res["rows"])
+        scalars = {k: v for k, v in res.items() if not isinstance(v, (list, dict))}
+        _print_table(f"{name} {scalars if scalars else ''}", res["rows"])
+        for key, value in res.items():
+            if key != "rows" and isinstance(value, list) and value and isinstance(value[0], dict):
+                _print_table(f"{name}: {key}", value)
+            elif isinstance(value, dict) and key != "tolerances":
+                _print_table(f"{name}: {key}", [value])
+    results["headline"] = headline(results)
+    _print_table("headline figures (each against a baseline measured in this run)",
+                 results["headline"])
     path = Path(args.json)
     path.parent.mkdir(parents=True, exist_ok=True)
     from odesolve.io import atomic_path

@@ -15,6 +15,7 @@ import numpy as np
 from ._jit import source_tag, specialise
 from .activations import kernels_for
 from .kernels._generated import committee as generated
+from .kernels.views import matrix
 from .model import Overlaps, TeacherStudent
 from .solvers import Problem
 
@@ -61,9 +62,9 @@ def is_valid_state(t, y, p, work):
     K = int(p[0])
     M = int(p[1])
     F = K + M
-    C = work[0:F * F].reshape((F, F))
+    C = matrix(work, 0, F, F)
     c = work[F * F:F * F + F]
-    L = work[F * F + F:2 * F * F + F].reshape((F, F))
+    L = matrix(work, F * F + F, F, F)
     generated.load_fields(y, p, C, c)
     scale = 0.0
     for j in range(F):

@@ -207,9 +207,13 @@ class Overlaps:
                         check=False)
 
     def broadcast(self) -> "Overlaps":
-        """All fields with the full batch axis (copies)."""
+        """All fields with the full batch axis: ``self`` when they already have it, otherwise
+        a new state with copies (treat the arrays as read-only either way)."""
         s = self._batch_shape
         K, M = self.K, self.M
+        if (self.Q.shape[:-2] == self.R.shape[:-2] == self.T.shape[:-2] == self.v.shape[:-1]
+                == self.v_star.shape[:-1] == s):
+            return self
         return Overlaps(np.broadcast_to(self.Q, s + (K, K)).copy(),
                         np.broadcast_to(self.R, s + (K, M)).copy(),
                         np.broadcast_to(self.T, s + (M, M)).copy(),

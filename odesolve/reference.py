@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["erf_rhs_numpy", "erf_eps_g_numpy"]
+__all__ = ["erf_rhs_numpy", "erf_eps_g_numpy", "erf_rhs_vector"]
 
 
 def _fields(Q, R, T, v, v_star):
@@ -85,3 +85,19 @@ def erf_rhs_numpy(Q, R, T, v, v_star, eta, eta_v, sigma=0.0, kappa=0.0):
     else:
         dv = np.zeros_like(v)
     return dQ, dR, dv
+
+
+def erf_rhs_vector(setup, T, v_star):
+    """``fun(t, y)`` for ``scipy.integrate.solve_ivp``: :func:`erf_rhs_numpy` on the packed
+    state vector ``y = concat(Q.ravel(), R.ravel(), v)`` of ``setup`` (erf units), with the
+    teacher's ``T`` (M, M) and ``v_star`` (M,). The benchmarks' baseline."""
+    K, M = setup.K, setup.M
+
+    def fun(t, y):
+        Q = y[:K * K].reshape(K, K)
+        R = y[K * K:K * K + K * M].reshape(K, M)
+        v = y[K * K + K * M:]
+        dQ, dR, dv = erf_rhs_numpy(Q, R, T, v, v_star, setup.eta, setup.eta_readout,
+                                   setup.sigma, setup.weight_decay)
+        return np.concatenate([dQ.ravel(), dR.ravel(), dv])
+    return fun

@@ -255,3 +255,19 @@ def test_cli_sweep_rejects_bad_config(tmp_path, capsys):
     assert main(["sweep", str(cfg), "-q"]) == 2
     assert main(["sweep", "--print-example"]) == 0
     assert "[sweep.axes]" in capsys.readouterr().out
+
+
+def test_example_sweep_config_is_valid():
+    import sys
+    from importlib import resources
+
+    from odesolve import config as cfg
+
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+    conf = tomllib.loads(resources.files("odesolve").joinpath("data/sweep.toml").read_text())
+    spec = cfg.sweep_spec_from_config(conf)
+    assert spec.dims == ("readout_std", "student_std") and spec.n_members == 200
+    assert spec.base["N"] == 10000 and spec.log_times

@@ -176,17 +176,31 @@ _PARAMS = ("eta", "eta_v", "sigma", "kappa", "train_v")
 
 
 def _preamble(indent=4):
+    """Common first lines of generated right-hand sides: parameters, field covariance C and
+    error coefficients c (``load_fields``), views Q, R, v of the state."""
     pad = " " * indent
     return [f"{pad}K = int(p[0])",
             f"{pad}M = int(p[1])",
             *(f"{pad}{name} = p[{j + 2}]" for j, name in enumerate(_PARAMS)),
             f"{pad}F = K + M",
-            f"{pad}C = work[0:F * F].reshape((F, F))",
+            f"{pad}C = matrix(work, 0, F, F)",
             f"{pad}c = work[F * F:F * F + F]",
             f"{pad}load_fields(y, p, C, c)",
-            f"{pad}Q = y[0:K * K].reshape((K, K))",
-            f"{pad}R = y[K * K:K * K + K * M].reshape((K, M))",
+            f"{pad}Q = matrix(y, 0, K, K)",
+            f"{pad}R = matrix(y, K * K, K, M)",
             f"{pad}v = y[K * K + K * M:K * K + K * M + K]"]
+
+
+def _output_views(indent=4):
+    """Views dQ, dR, dv of the output vector."""
+    pad = " " * indent
+    return [f"{pad}dQ = matrix(out, 0, K, K)",
+            f"{pad}dR = matrix(out, K * K, K, M)",
+            f"{pad}dv = out[K * K + K * M:K * K + K * M + K]"]
+
+
+#: import line of the view helper in generated modules
+VIEWS_IMPORT = "from odesolve.kernels.views import matrix"
 
 
 def emit_committee_module(eqs) -> str:
@@ -199,7 +213,7 @@ def emit_committee_module(eqs) -> str:
     em = _Emitter()
     lines = [HEADER.format(title="Structural right-hand side of the soft-committee ODEs "
                                  "(Saad & Solla 1995), any K, M, activation."),
-             "import numba", "", "",
+             "import numba", "", VIEWS_IMPORT, "", "",
              "@numba.njit(cache=True)",
              "def load_fields(y, p, C, c):",
              '    """Field covariance C = [[Q, R], [R^T, T]] and error coefficients c = (-v, v*)."""',
@@ -222,9 +236,7 @@ def emit_committee_module(eqs) -> str:
              "def committee_rhs(t, y, p, work, out):",
              '    """dy/dt of the committee ODEs; template calling the global kernels I2..I4."""']
     lines += _preamble()
-    lines += ["    dQ = out[0:K * K].reshape((K, K))",
-              "    dR = out[K * K:K * K + K * M].reshape((K, M))",
-              "    dv = out[K * K + K * M:K * K + K * M + K]"]
+    lines += _output_views()
     # dQ
     qeq = eqs.Q
     lines += ["    for i in range(K):",

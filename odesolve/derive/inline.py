@@ -12,7 +12,7 @@ import sympy as sp
 
 from . import symbols as S
 from .averages import canonicalize
-from .codegen import HEADER, _ARG_ORDER, _PARAMS, _StructPrinter
+from .codegen import HEADER, VIEWS_IMPORT, _ARG_ORDER, _output_views, _preamble, _StructPrinter
 from .hoist import PLACEHOLDER, hoist
 
 __all__ = ["emit_committee_inline_module"]
@@ -174,21 +174,12 @@ def emit_committee_inline_module(eqs, activation: str, kernels: dict) -> str:
         module, func = spec.split(":")
         name = [n for n in kernels if kernels[n].numeric == spec][0]
         head.append(f"from {module} import {func} as {name}")
-    head += ["from .committee import load_fields", "",
+    head += [VIEWS_IMPORT, "from .committee import load_fields", "",
              f"#: scratch arrays of length F used after the covariance and coefficients in work",
              f"N_ARRAYS = {len(arrays)}", ""]
 
     def preamble():
-        lines = ["    K = int(p[0])", "    M = int(p[1])"]
-        lines += [f"    {name} = p[{j + 2}]" for j, name in enumerate(_PARAMS)]
-        lines += ["    F = K + M",
-                  "    C = work[0:F * F].reshape((F, F))",
-                  "    c = work[F * F:F * F + F]",
-                  "    load_fields(y, p, C, c)",
-                  "    Q = y[0:K * K].reshape((K, K))",
-                  "    R = y[K * K:K * K + K * M].reshape((K, M))",
-                  "    v = y[K * K + K * M:K * K + K * M + K]",
-                  "    o = F * F + F"]
+        lines = _preamble() + ["    o = F * F + F"]
         for j, name in enumerate(arrays):
             lines.append(f"    {name} = work[o + {j} * F:o + {j + 1} * F]")
         return lines
@@ -196,9 +187,7 @@ def emit_committee_inline_module(eqs, activation: str, kernels: dict) -> str:
     rhs = ["", "@numba.njit(cache=True, error_model=\"numpy\")", "def committee_rhs(t, y, p, work, out):",
            '    """dy/dt of the committee ODEs (state and parameter layout: ARCHITECTURE.md)."""']
     rhs += preamble()
-    rhs += ["    dQ = out[0:K * K].reshape((K, K))",
-            "    dR = out[K * K:K * K + K * M].reshape((K, M))",
-            "    dv = out[K * K + K * M:K * K + K * M + K]"]
+    rhs += _output_views()
     rhs += body_lines
     eg = ["", "", "@numba.njit(cache=True, error_model=\"numpy\")", "def committee_eps_g(y, p, work):",
           '    """Generalisation error of the state y."""']

@@ -260,8 +260,9 @@ def solve(problem: Problem, y0, p, t_eval, method: str = "rk4", dt: float | None
     kernel = compiled_solver(problem, adaptive, parallel=nb > 1)
     # shuffled member order, and threads take PRANGE_CHUNK members at a time (dynamic
     # scheduling): one slow (stiff) member costs its own time only, not that of a static share
-    order = np.random.default_rng(0).permutation(nb).astype(np.int64)
-    with numba.parallel_chunksize(PRANGE_CHUNK):
+    order = (np.random.default_rng(0).permutation(nb).astype(np.int64) if nb > 1
+             else np.zeros(1, dtype=np.int64))
+    with numba.parallel_chunksize(PRANGE_CHUNK if nb > 1 else 0):
         if adaptive:
             kernel(t_eval, y0, p, tableau.A, tableau.B, tableau.C, tableau.E, tableau.P,
                    tableau.error_order, rtol, atol, first_step or 0.0, max_steps, n_work,

@@ -88,7 +88,7 @@ class SweepSpec:
 
     def __post_init__(self):
         known = set(SETUP_PARAMS) | set(INIT_PARAMS)
-        self.base = dict(self.base)
+        self.base = {k: _scalar(x) for k, x in self.base.items()}
         unknown = set(self.base) - known
         if unknown:
             raise ValueError(f"unknown sweep parameter(s) {sorted(unknown)} in `base`; known: "
@@ -101,15 +101,16 @@ class SweepSpec:
                 raise ValueError("give either `axes` (a grid) or `points` (a list), not both.")
             if not self.points or not all(isinstance(p, dict) for p in self.points):
                 raise ValueError("`points` must be a non-empty list of dicts of parameters.")
-            self.points = [dict(p) for p in self.points]
+            self.points = [{k: _scalar(x) for k, x in p.items()} for p in self.points]
             for p in self.points:
                 bad = set(p) - known
                 if bad:
                     raise ValueError(f"unknown sweep parameter(s) {sorted(bad)} in `points`; "
                                      f"known: {sorted(known)}.")
         else:
-            self.axes = {str(k): list(np.asarray(v).tolist()) if not isinstance(v, list)
-                         else list(v) for k, v in self.axes.items()}
+            self.axes = {str(k): [_scalar(x) for x in (v.tolist() if isinstance(v, np.ndarray)
+                                                        else v)]
+                         for k, v in self.axes.items()}
             for k, v in self.axes.items():
                 if k not in known:
                     raise ValueError(f"unknown swept parameter {k!r}; known: {sorted(known)}.")
@@ -244,6 +245,11 @@ class SweepSpec:
         """Hash of everything that determines the results (resume refuses a different one)."""
         text = json.dumps(self.to_dict(), sort_keys=True, default=_plain)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _scalar(x):
+    """numpy scalars as Python ones (exact JSON round trip of the spec)."""
+    return x.item() if isinstance(x, np.generic) else x
 
 
 def _plain(x):

@@ -6,6 +6,8 @@ DO NOT EDIT: edit the derivation and run `odesolve derive` (a test fails when th
 
 import numba
 
+from odesolve.kernels.views import matrix
+
 
 @numba.njit(cache=True)
 def load_fields(y, p, C, c):
@@ -37,14 +39,14 @@ def committee_rhs(t, y, p, work, out):
     kappa = p[5]
     train_v = p[6]
     F = K + M
-    C = work[0:F * F].reshape((F, F))
+    C = matrix(work, 0, F, F)
     c = work[F * F:F * F + F]
     load_fields(y, p, C, c)
-    Q = y[0:K * K].reshape((K, K))
-    R = y[K * K:K * K + K * M].reshape((K, M))
+    Q = matrix(y, 0, K, K)
+    R = matrix(y, K * K, K, M)
     v = y[K * K + K * M:K * K + K * M + K]
-    dQ = out[0:K * K].reshape((K, K))
-    dR = out[K * K:K * K + K * M].reshape((K, M))
+    dQ = matrix(out, 0, K, K)
+    dR = matrix(out, K * K, K, M)
     dv = out[K * K + K * M:K * K + K * M + K]
     for i in range(K):
         for k in range(i, K):
@@ -85,11 +87,11 @@ def committee_eps_g(y, p, work):
     kappa = p[5]
     train_v = p[6]
     F = K + M
-    C = work[0:F * F].reshape((F, F))
+    C = matrix(work, 0, F, F)
     c = work[F * F:F * F + F]
     load_fields(y, p, C, c)
-    Q = y[0:K * K].reshape((K, K))
-    R = y[K * K:K * K + K * M].reshape((K, M))
+    Q = matrix(y, 0, K, K)
+    R = matrix(y, K * K, K, M)
     v = y[K * K + K * M:K * K + K * M + K]
     s5 = 0.0
     for a in range(F):

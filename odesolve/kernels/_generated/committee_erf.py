@@ -8,6 +8,7 @@ import math
 
 import numba
 
+from odesolve.kernels.views import matrix
 from .committee import load_fields
 
 #: scratch arrays of length F used after the covariance and coefficients in work
@@ -25,17 +26,17 @@ def committee_rhs(t, y, p, work, out):
     kappa = p[5]
     train_v = p[6]
     F = K + M
-    C = work[0:F * F].reshape((F, F))
+    C = matrix(work, 0, F, F)
     c = work[F * F:F * F + F]
     load_fields(y, p, C, c)
-    Q = y[0:K * K].reshape((K, K))
-    R = y[K * K:K * K + K * M].reshape((K, M))
+    Q = matrix(y, 0, K, K)
+    R = matrix(y, K * K, K, M)
     v = y[K * K + K * M:K * K + K * M + K]
     o = F * F + F
     qh7 = work[o + 0 * F:o + 1 * F]
     eh2 = work[o + 1 * F:o + 2 * F]
-    dQ = out[0:K * K].reshape((K, K))
-    dR = out[K * K:K * K + K * M].reshape((K, M))
+    dQ = matrix(out, 0, K, K)
+    dR = matrix(out, K * K, K, M)
     dv = out[K * K + K * M:K * K + K * M + K]
     for i in range(K):
         for k in range(i, K):
@@ -104,11 +105,11 @@ def committee_eps_g(y, p, work):
     kappa = p[5]
     train_v = p[6]
     F = K + M
-    C = work[0:F * F].reshape((F, F))
+    C = matrix(work, 0, F, F)
     c = work[F * F:F * F + F]
     load_fields(y, p, C, c)
-    Q = y[0:K * K].reshape((K, K))
-    R = y[K * K:K * K + K * M].reshape((K, M))
+    Q = matrix(y, 0, K, K)
+    R = matrix(y, K * K, K, M)
     v = y[K * K + K * M:K * K + K * M + K]
     o = F * F + F
     qh7 = work[o + 0 * F:o + 1 * F]
