@@ -108,9 +108,10 @@ def bench_simulate(quick=False):
             W, W_star, v, v_star = _problem(N)
             states = seed_state(1)[None].copy()
             x, fields, active = np.empty((1, N)), np.empty((1, 4)), np.ones(1, dtype=np.bool_)
+            none = sgd.no_ewc(1, 2)
 
             def ours(n):
-                fns.advance(W, W_star, v, v_star, params, states, x, fields, active, n)
+                fns.advance(W, W_star, v, v_star, params, states, x, fields, active, n, *none)
 
             Wp, Wsp, vp, vsp = W[0].copy(), W_star[0], v[0].copy(), v_star[0]
             xp, lam, nu = np.empty(N), np.empty(2), np.empty(2)
@@ -132,8 +133,9 @@ def bench_simulate(quick=False):
         W, W_star, v, v_star = (np.concatenate([a, a]) for a in _problem(10_000))
         states = np.stack([seed_state(1), seed_state(2)])
         x, fields, active = np.empty((2, 10_000)), np.empty((2, 4)), np.ones(2, dtype=np.bool_)
+        none = sgd.no_ewc(2, 2)
         two = 2 * _rate(lambda n: fns.advance(W, W_star, v, v_star, params, states, x, fields,
-                                              active, n), 100, seconds)
+                                              active, n, *none), 100, seconds)
     return {"ziggurat_ns_per_normal": zig_ns, "np_random_ns_per_normal": plain_ns,
             "two_seeds_two_threads_total_steps_per_s_N10000": two, "rows": rows}
 

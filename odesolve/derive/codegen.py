@@ -186,7 +186,13 @@ def _preamble(indent=4):
             f"{pad}C = matrix(work, 0, F, F)",
             f"{pad}c = work[F * F:F * F + F]",
             f"{pad}load_fields(y, p, C, c)",
-            f"{pad}Q = matrix(y, 0, K, K)",
+            *_state_views(indent)]
+
+
+def _state_views(indent=4):
+    """Views Q, R, v of the state vector."""
+    pad = " " * indent
+    return [f"{pad}Q = matrix(y, 0, K, K)",
             f"{pad}R = matrix(y, K * K, K, M)",
             f"{pad}v = y[K * K + K * M:K * K + K * M + K]"]
 

@@ -169,6 +169,7 @@ class _Run:
         self.params = sgd.pack_params(setup)
         self.x, self.fields = np.empty((S, N)), np.empty((S, K + M))
         self.active = np.ones(S, dtype=np.bool_)
+        self.ewc = sgd.no_ewc(S, K)
         self.Q = np.full((S, n, K, K), np.nan)
         self.R = np.full((S, n, K, M), np.nan)
         self.V = np.full((S, n, K), np.nan)
@@ -205,7 +206,8 @@ class _Run:
                 todo = min(int(self.steps[k] - self.done), chunk)
                 tic = time.perf_counter()
                 self.fns.advance(self.W, self.W_star, self.v, self.v_star, self.params,
-                                 self.states, self.x, self.fields, self.active, todo)
+                                 self.states, self.x, self.fields, self.active, todo,
+                                 *self.ewc)
                 elapsed = time.perf_counter() - tic
                 self.done += todo
                 if self.done == self.steps[k]:

@@ -29,7 +29,7 @@ from ..activations import activation_functions
 from . import rng
 from .rng import fill_normal, standard_normal
 
-__all__ = ["compiled", "pack_params", "N_PARAMS"]
+__all__ = ["compiled", "pack_params", "N_PARAMS", "ewc_pull", "no_ewc"]
 
 #: Layout of the parameter vector ``params``: eta, eta_v, sigma, kappa.
 N_PARAMS = 4
@@ -106,7 +106,28 @@ def _sgd_step_template(W, W_star, v, v_star, x, zeta, params, lam, nu):
     return delta
 
 
-def _advance_template(W, W_star, v, v_star, params, states, x, fields, active, n_steps):
+@numba.njit(cache=True, nogil=True)
+def ewc_pull(W, v, A, coef):
+    """The EWC step (odesolve/derive/ewc.py), after an SGD step, in place.
+
+    ``w_i += e_i (a_i - w_i)`` and ``v_i += ev_i (va_i - v_i)`` with ``coef = [e (K), ev (K),
+    va (K)]``, ``e_i = eta lam F_i / N``, ``ev_i = eta_v lam Fv_i / N``. Applying it after the
+    gradient step instead of together with it changes the weights by O(N^-3/2) per step,
+    below the order the ODEs keep.
+    """
+    K, N = W.shape
+    for i in range(K):
+        e = coef[i]
+        if e != 0.0:
+            w = W[i]
+            a = A[i]
+            for j in range(N):
+                w[j] += e * (a[j] - w[j])
+        v[i] += coef[K + i] * (coef[2 * K + i] - v[i])
+
+
+def _advance_template(W, W_star, v, v_star, params, states, x, fields, active, n_steps,
+                      A, ewc_coef):
     """``n_steps`` SGD steps of every active seed, seeds in parallel (``prange``).
 
     Parameters
@@ -125,8 +146,13 @@ def _advance_template(W, W_star, v, v_star, params, states, x, fields, active, n
     active : ndarray of bool, shape (S,)
         Seeds to advance (diverged seeds are skipped).
     n_steps : int
+    A : ndarray, shape (S, K, N) or (S, K, 0)
+        EWC anchors of the first layer; an empty last axis means no EWC.
+    ewc_coef : ndarray, shape (S, 3 K)
+        EWC coefficients per seed (:func:`ewc_pull`); ignored without anchors.
     """
     S, K = W.shape[0], W.shape[1]
+    ewc = A.shape[2] > 0
     for s in numba.prange(S):
         if not active[s]:
             continue
@@ -136,6 +162,13 @@ def _advance_template(W, W_star, v, v_star, params, states, x, fields, active, n
             fill_normal(states[s], x[s])
             zeta = standard_normal(states[s])
             sgd_step(W[s], W_star[s], v[s], v_star[s], x[s], zeta, params, lam, nu)  # noqa: F821
+            if ewc:
+                ewc_pull(W[s], v[s], A[s], ewc_coef[s])
+
+
+def no_ewc(S: int, K: int):
+    """The ``A, ewc_coef`` arguments of ``advance`` without EWC."""
+    return np.zeros((S, K, 0)), np.zeros((S, 3 * K))
 
 
 def _test_error_template(W, W_star, v, v_star, states, n_test, x, fields, out):

@@ -1,0 +1,134 @@
+"""Several teachers, heads, protocols and EWC: reductions, exact similarities, ODE = simulation."""
+import numpy as np
+import pytest
+
+import odesolve
+from odesolve.comparison import seed_multiplier
+from odesolve.multitask import (MultiTaskSetup, MultiTaskState, Phase, Protocol, continual,
+                                integrate_protocol, multitask_weights, readout_with_similarity,
+                                simulate_protocol, teacher_overlaps)
+
+VS = np.array([[1.0], [1.0]])
+
+
+def _state(setup, a=0.5, N=2000, std=0.5, seed=0, V_star=VS):
+    T = teacher_overlaps(setup.M, setup.P, feature_similarity=a)
+    return MultiTaskState.random(setup, T, V_star, N=N, student_std=std, readout_std=std,
+                                 seed=seed)
+
+
+def test_identical_second_teacher_reduces_to_the_single_teacher_ode():
+    setup = MultiTaskSetup(2, 2, P=2, heads="single", eta=1.0, sigma=0.1)
+    T = teacher_overlaps(2, 2, feature_similarity=1.0)
+    V_star = np.array([[1.0, 0.7], [1.0, 0.7]])
+    st = MultiTaskState.random(setup, T, V_star, N=5000, student_std=0.3, readout_std=0.3,
+                               seed=2)
+    traj = integrate_protocol(setup, st, continual(7.0, 8.0), times=np.linspace(0, 15, 16),
+                              rtol=1e-11, atol=1e-12)
+    single = odesolve.integrate(odesolve.TeacherStudent(2, 2, "erf", eta=1.0, sigma=0.1),
+                                st.task_overlaps(0, 0), t_max=15.0, times=traj.t,
+                                method="dopri5", rtol=1e-11, atol=1e-12)
+    np.testing.assert_allclose(traj.eps_g[:, 0], single.eps_g, rtol=1e-7, atol=1e-10)
+    np.testing.assert_allclose(traj.eps_g[:, 1], single.eps_g, rtol=1e-7, atol=1e-10)
+    np.testing.assert_allclose(traj.Q, single.Q, atol=1e-8)
+    np.testing.assert_allclose(traj.R[:, :, :2], single.R, atol=1e-8)
+    np.testing.assert_allclose(traj.R[:, :, 2:], single.R, atol=1e-8)   # same teacher twice
+
+
+def test_ewc_with_zero_strength_equals_no_ewc():
+    setup = MultiTaskSetup(2, 1, P=2, heads="single", eta=1.0)
+    st = _state(setup, a=0.3)
+    plain = integrate_protocol(setup, st, continual(20.0, 20.0), n_out=11, rtol=1e-11,
+                               atol=1e-12)
+    zero = integrate_protocol(setup, st, continual(20.0, 20.0, ewc=0.0), n_out=11, rtol=1e-11,
+                              atol=1e-12)
+    np.testing.assert_allclose(zero.eps_g, plain.eps_g, rtol=1e-8, atol=1e-11)
+    np.testing.assert_allclose(zero.Q, plain.Q, atol=1e-9)
+    strong = integrate_protocol(setup, st, continual(20.0, 20.0, ewc=10.0), n_out=11)
+    assert strong.eps_g[-1, 0] < 0.5 * plain.eps_g[-1, 0]      # EWC protects task 1
+
+
+def test_teachers_have_the_requested_similarities_exactly():
+    a = 0.37
+    T = teacher_overlaps(3, 2, feature_similarity=a, teacher_std=1.0)
+    np.testing.assert_allclose(np.diag(T), 1.0)
+    np.testing.assert_allclose(np.diag(T[:3, 3:]), a)
+    np.testing.assert_allclose(T[:3, 3:] - np.diag(np.diag(T[:3, 3:])), 0.0)
+    setup = MultiTaskSetup(2, 3, P=2)
+    st = MultiTaskState.random(setup, T, np.ones((2, 3)), N=1000, seed=1)
+    W, W_star, V = multitask_weights(st, 1000, seed=4)
+    np.testing.assert_allclose(W_star @ W_star.T / 1000, T, atol=1e-10)
+    np.testing.assert_allclose(W @ W_star.T / 1000, st.R, atol=1e-10)
+    np.testing.assert_allclose(W @ W.T / 1000, st.Q, atol=1e-10)
+    # per hidden unit: cosine a between w*_1m and w*_2m
+    cos = np.einsum("mn,mn->m", W_star[:3], W_star[3:]) / (
+        np.linalg.norm(W_star[:3], axis=1) * np.linalg.norm(W_star[3:], axis=1))
+    np.testing.assert_allclose(cos, a, atol=1e-12)
+    v = np.array([1.0, -2.0, 0.5])
+    w = readout_with_similarity(v, 0.2, seed=3)
+    assert np.linalg.norm(w) == pytest.approx(np.linalg.norm(v))
+    assert w @ v / (v @ v) == pytest.approx(0.2)
+    np.testing.assert_array_equal(readout_with_similarity([1.0], -1.0), [-1.0])
+    with pytest.raises(ValueError, match="M = 1"):
+        readout_with_similarity([1.0], 0.5)
+
+
+def _agree(ode, sim, N, S):
+    """The comparison rule of odesolve.compare: |mean - ode| <= k_S sem + 0.05/sqrt(N)."""
+    k = seed_multiplier(4.0, S)
+    worst = {}
+    for name, o in (("Q", ode.Q), ("R", ode.R), ("V", ode.V), ("eps_g", ode.eps_g)):
+        m, e = sim.info["mean"][name][1:], sim.info["sem"][name][1:]
+        worst[name] = float(np.max(np.abs(m - o[1:]) / (k * e + 0.05 / np.sqrt(N))))
+    return worst
+
+
+@pytest.mark.parametrize("heads, ewc", [("multi", None), ("single", 10.0)])
+def test_protocol_ode_agrees_with_simulation(heads, ewc):
+    """N = 2000, 16 seeds: multi-head continual learning, and single-head with EWC (the
+    simulator estimates the Fisher information by Monte Carlo and pulls the weights; the ODE
+    uses the derived terms)."""
+    setup = MultiTaskSetup(2, 1, P=2, heads=heads, eta=1.0)
+    st = _state(setup, a=0.3)
+    prot = continual(5.0, 5.0, ewc=ewc)
+    ode = integrate_protocol(setup, st, prot, n_out=6)
+    sim = simulate_protocol(setup, st, prot, N=2000, seeds=range(16), n_out=6)
+    worst = _agree(ode, sim, 2000, 16)
+    assert max(worst.values()) <= 1.0, worst
+    assert sim.eps_g.shape == (16, ode.t.size, 2) and ode.eps_g.shape == (ode.t.size, 2)
+
+
+def test_a_wrong_ewc_strength_is_caught_by_the_simulation():
+    setup = MultiTaskSetup(2, 1, P=2, heads="single", eta=1.0)
+    st = _state(setup, a=0.3)
+    ode = integrate_protocol(setup, st, continual(5.0, 5.0, ewc=10.0), n_out=6)
+    sim = simulate_protocol(setup, st, continual(5.0, 5.0, ewc=3.0), N=2000, seeds=range(16),
+                            n_out=6)
+    assert max(_agree(ode, sim, 2000, 16).values()) > 2.0
+
+
+def test_protocol_validation():
+    with pytest.raises(ValueError, match="duration"):
+        Phase(0.0)
+    with pytest.raises(ValueError, match="ewc"):
+        Phase(1.0, ewc=-1.0)
+    with pytest.raises(ValueError, match="first phase"):
+        Protocol((Phase(1.0, ewc=1.0),))
+    setup = MultiTaskSetup(2, 1, P=2, heads="single")
+    with pytest.raises(ValueError, match="teacher 2"):
+        integrate_protocol(setup, _state(setup), Protocol((Phase(1.0, teacher=2),)))
+    with pytest.raises(ValueError, match="head 1"):
+        integrate_protocol(setup, _state(setup), Protocol((Phase(1.0, head=1),)))
+    with pytest.raises(ValueError, match="heads"):
+        MultiTaskSetup(2, 1, heads="two")
+
+
+def test_divergence_in_a_phase_is_reported():
+    setup = MultiTaskSetup(1, 1, P=2, heads="single", activation="linear", eta=1.0,
+                           eta_v=0.0)
+    T = teacher_overlaps(1, 2, feature_similarity=0.5)
+    st = MultiTaskState(np.eye(1) * 0.5, np.array([[0.2, 0.1]]), T, np.ones((1, 1)), VS)
+    prot = Protocol((Phase(5.0, teacher=0), Phase(500.0, teacher=1, eta=4.0)))
+    traj = integrate_protocol(setup, st, prot, n_out=11)
+    assert traj.status != 0 and 5.0 < traj.t_fail < 505.0
+    assert np.isnan(traj.eps_g[-1]).all() and np.isfinite(traj.eps_g[traj.t <= 5.0]).all()
