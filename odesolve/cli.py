@@ -18,6 +18,8 @@ EPILOG = """examples:
   odesolve sweep sweep.toml         run a sweep (resumes an interrupted one), plot it
   odesolve sweep sweep.toml --scheduler tcp://10.0.0.1:8786   the same on a Dask cluster
   odesolve plot odesolve-out/sweep.npz --observable eps_g_final --x eta --y readout_std
+  odesolve scenario forgetting      reproduce (b) of Jarvis et al. 2025: figure + JSON
+  odesolve scenario ewc --validate  also check a few of its points against N = 10 000 simulations
 """
 
 
@@ -150,6 +152,37 @@ def _cmd_plot(args) -> int:
     return 0
 
 
+def _cmd_scenario(args) -> int:
+    import json
+
+    from .io import atomic_path
+    from .scenarios import SCENARIOS, run_scenario, validate
+
+    names = sorted(SCENARIOS) if args.name == "all" else [args.name]
+    if any(n not in SCENARIOS for n in names):
+        raise ValueError(f"unknown scenario {args.name!r}; choose from {sorted(SCENARIOS)} "
+                         "or 'all'.")
+    ok = True
+    for name in names:
+        print(f"scenario {name}: {SCENARIOS[name][3]} ...", flush=True)
+        data, js, png = run_scenario(name, args.out, quick=args.quick)
+        print(f"  done in {data['wall_s']:.1f} s\n  numbers: {js.resolve()}\n"
+              f"  figure:  {png.resolve()}")
+        if args.validate:
+            reports = validate(name, N=args.N, seeds=range(args.seeds))
+            path = js.with_name(f"{name}-validation.json")
+            with atomic_path(path) as tmp:
+                tmp.write_text(json.dumps(reports, indent=1))
+            for rep in reports:
+                worst = max(s["worst"] for s in rep["stats"].values())
+                print(f"  N = {rep['N']}, {len(rep['seeds'])} seeds, {rep['point']}: "
+                      f"worst deviation / tolerance {worst:.2f} -> "
+                      f"{'PASS' if rep['passed'] else 'FAIL'}")
+                ok = ok and rep["passed"]
+            print(f"  validation: {path.resolve()}")
+    return 0 if ok else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="odesolve", epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -202,6 +235,17 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--colour-by", help="axis that colours the curves")
     pl.add_argument("-o", "--output", help="figure path stem (default: beside the results)")
     pl.set_defaults(func=_cmd_plot)
+    sc = sub.add_parser("scenario", help="reproduce a result of Jarvis et al. 2025 (figure + "
+                                         "JSON)",
+                        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG)
+    sc.add_argument("name", help="specialisation, forgetting, ewc or all")
+    sc.add_argument("-o", "--out", default="odesolve-out/scenarios", help="output folder")
+    sc.add_argument("--quick", action="store_true", help="fewer points and replicas")
+    sc.add_argument("--validate", action="store_true",
+                    help="simulate a few points at finite N and compare with the ODE (slow)")
+    sc.add_argument("--N", type=int, default=10_000, help="input dimension of --validate")
+    sc.add_argument("--seeds", type=int, default=8, help="seeds of --validate (default 8)")
+    sc.set_defaults(func=_cmd_scenario)
     return parser
 
 

@@ -31,6 +31,7 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["normalised_overlaps", "specialisation_index", "first_crossing", "summarise",
+           "teacher_specialisation", "layer_imbalance", "readout_entropy", "forgetting", "transfer",
            "OBSERVABLES"]
 
 #: name -> description, of the observables :func:`summarise` returns
@@ -141,3 +142,76 @@ def summarise(t, Q, R, T, eps_g, specialise_threshold=0.5, learn_fraction=0.01) 
         "t_specialise": first_crossing(t, s, specialise_threshold),
         "t_learn": first_crossing(t, eps_g, learn_fraction * eps_g[:, 0], below=True, log=True),
     }
+
+
+# -- observables of multi-task studies (issue 5) ----------------------------------------------
+def teacher_specialisation(R, T, v):
+    """Specialisation index in [0, 1] from the teachers' side (Jarvis et al. 2025 setting).
+
+    Student unit i carries teacher unit n with weight ``c_in = |v_i R_in| / sqrt(T_nn)`` (the
+    part of the teacher's direction that unit i passes to the output). With ``p_in = c_in /
+    sum_j c_jn``, teacher unit n is carried equally by all K units when ``p_in = 1/K`` and by a
+    single unit when ``max_i p_in = 1``, so
+
+        s = mean_n (max_i p_in - 1/K) / (1 - 1/K)
+
+    is 0 when all student units carry each teacher unit equally and 1 when each teacher unit
+    is carried by one student unit (defined as 1 for K = 1; NaN where no unit carries n).
+
+    Parameters
+    ----------
+    R : ndarray, shape (..., K, M); T : ndarray, shape (M, M) or (..., M, M)
+    v : ndarray, shape (..., K)
+
+    Returns
+    -------
+    ndarray, shape R.shape[:-2]
+    """
+    R, v = np.asarray(R, dtype=np.float64), np.asarray(v, dtype=np.float64)
+    K = R.shape[-2]
+    t = np.sqrt(np.diagonal(np.asarray(T, dtype=np.float64), axis1=-2, axis2=-1))
+    c = np.abs(v[..., :, None] * R) / t[..., None, :]
+    if K == 1:
+        return np.ones(R.shape[:-2])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = c / c.sum(axis=-2, keepdims=True)
+        s = (p.max(axis=-2) - 1.0 / K) / (1.0 - 1.0 / K)
+    return s.mean(axis=-1)
+
+
+def layer_imbalance(Q, v):
+    """Per-unit imbalance between the layers, ``v_i^2 - Q_ii``, shape (..., K): conserved by
+    gradient flow for linear and ReLU units (tests/test_physics.py)."""
+    return np.asarray(v) ** 2 - np.diagonal(np.asarray(Q), axis1=-2, axis2=-1)
+
+
+def readout_entropy(v):
+    """Normalised Shannon entropy of the readout weights, in [0, 1], shape ``v.shape[:-1]``.
+
+    ``H = -sum_i p_i log p_i / log K`` with ``p_i = v_i^2 / sum_j v_j^2``: 1 when every unit has
+    the same readout magnitude, 0 when one unit holds all of it. Jarvis et al. (ICLR 2025)
+    argue that high *weight entropy* at initialisation favours specialisation without fixing
+    a formula in terms of our order parameters; this is our definition of it.
+    """
+    v2 = np.asarray(v, dtype=np.float64) ** 2
+    K = v2.shape[-1]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = v2 / v2.sum(axis=-1, keepdims=True)
+        h = -np.where(p > 0, p * np.log(p), 0.0).sum(axis=-1)
+    return h / np.log(K) if K > 1 else np.zeros(v2.shape[:-1])
+
+
+def forgetting(t, eps_task, t_switch):
+    """Forgetting of a task, ``eps(t) - eps(t_switch)`` (Lee et al. 2021), shape of ``eps``:
+    ``eps_task`` (..., n) over the times ``t`` (n,); NaN before the switch."""
+    t = np.asarray(t)
+    j = int(np.argmin(np.abs(t - t_switch)))
+    out = np.asarray(eps_task, dtype=np.float64) - np.asarray(eps_task)[..., j:j + 1]
+    out[..., t < t_switch - 1e-12] = np.nan
+    return out
+
+
+def transfer(eps_task2_at_switch, eps_task2_initial):
+    """Forward transfer to task 2: how much training on task 1 lowered task 2's error before
+    task 2 was seen, ``eps_2(0) - eps_2(t_switch)`` (positive: task 1 helped)."""
+    return np.asarray(eps_task2_initial) - np.asarray(eps_task2_at_switch)

@@ -1,7 +1,5 @@
 """Sweeps: batched = one at a time, resume = uninterrupted, divergence flagged, Dask = local,
 observables checked against closed forms."""
-import json
-
 import numpy as np
 import pytest
 

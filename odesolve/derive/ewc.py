@@ -139,6 +139,6 @@ def render_ewc() -> str:
            "and $R^a_{in} = a_i \\cdot w^*_n / N$ (constants), $F_i = \\tilde v_i^2 "
            "J_2(\\tilde i, \\tilde i)$, $F^v_i = I_2(\\tilde i, \\tilde i)$ at the anchor.", ""]
     for name, lhs in (("Q", "Q_{ik}"), ("R", "R_{in}"), ("S", "S_{ik}"), ("v", "v_i")):
-        out += [f"$$\\frac{{dQ}}{{dt}}\\Big|_{{\\rm EWC}}$$".replace("dQ", f"d{lhs}"),
+        out += [f"$$\\frac{{d{lhs}}}{{dt}}\\Big|_{{\\rm EWC}}$$",
                 f"$$ = {sp.latex(terms[name])}$$", ""]
     return "\n".join(out)

@@ -175,7 +175,7 @@ def emit_committee_inline_module(eqs, activation: str, kernels: dict) -> str:
         name = [n for n in kernels if kernels[n].numeric == spec][0]
         head.append(f"from {module} import {func} as {name}")
     head += [VIEWS_IMPORT, "from .committee import load_fields", "",
-             f"#: scratch arrays of length F used after the covariance and coefficients in work",
+             "#: scratch arrays of length F used after the covariance and coefficients in work",
              f"N_ARRAYS = {len(arrays)}", ""]
 
     def preamble():

@@ -164,8 +164,8 @@ class MultiTaskState:
         T = np.asarray(T, dtype=np.float64)
         V_star = np.asarray(V_star, dtype=np.float64)
         rng = np.random.default_rng(seed)
-        K, PM = setup.K, T.shape[0]
-        # teacher vectors with Gram matrix T in a (PM)-dimensional frame, students isotropic:
+        K = setup.K
+        # teacher vectors with Gram matrix T in a (P*M)-dimensional frame, students isotropic:
         # only overlaps matter, so draw the student's components along the teacher frame and
         # the N - PM orthogonal ones separately
         L = _psd_factor(T)                                    # T = L L^T, (PM, r)

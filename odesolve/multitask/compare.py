@@ -1,0 +1,48 @@
+"""ODE versus simulation through a protocol, with the verdict rule of :mod:`odesolve.comparison`."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..comparison import seed_multiplier
+from .model import MultiTaskSetup, MultiTaskState
+from .ode import integrate_protocol
+from .protocol import Protocol
+from .simulate import simulate_protocol
+
+__all__ = ["compare_protocol"]
+
+
+def compare_protocol(setup: MultiTaskSetup, state: MultiTaskState, protocol: Protocol,
+                     N: int = 10_000, seeds=range(8), n_out: int = 11, tolerance_k=4.0,
+                     tolerance_c=0.05, rtol=1e-9, atol=1e-12) -> dict:
+    """Simulate and integrate from the same overlaps; judge as :func:`odesolve.compare`:
+    ``|mean_sim - ode| <= k_S sem + c / sqrt(N)`` for Q, R, V and every task's eps_g at every
+    record time after the start.
+
+    Returns
+    -------
+    dict
+        ``passed``, per quantity ``worst`` (largest deviation / tolerance) and
+        ``max_abs_dev``, the ODE and simulation curves of eps_g (mean and sem) and ``t``.
+    """
+    seeds = list(seeds)
+    if len(seeds) < 2:
+        raise ValueError("`seeds` must hold at least 2 seeds (the standard error needs them).")
+    ode = integrate_protocol(setup, state, protocol, n_out=n_out, rtol=rtol, atol=atol)
+    sim = simulate_protocol(setup, state, protocol, N=N, seeds=seeds, n_out=n_out)
+    k = seed_multiplier(tolerance_k, len(seeds))
+    floor = tolerance_c / math.sqrt(N)
+    stats = {}
+    for name, o in (("Q", ode.Q), ("R", ode.R), ("V", ode.V), ("eps_g", ode.eps_g)):
+        m, e = sim.info["mean"][name][1:], sim.info["sem"][name][1:]
+        dev = np.abs(m - o[1:])
+        ratio = dev / (k * e + floor)
+        stats[name] = {"worst": float(np.nanmax(np.where(np.isnan(ratio), np.inf, ratio))),
+                       "max_abs_dev": float(np.nanmax(dev))}
+    passed = all(s["worst"] <= 1.0 for s in stats.values())
+    return {"passed": passed, "N": N, "seeds": seeds, "k_seeds": k, "floor": floor,
+            "stats": stats, "t": ode.t.tolist(), "ode_eps_g": ode.eps_g.tolist(),
+            "sim_eps_g_mean": sim.info["mean"]["eps_g"].tolist(),
+            "sim_eps_g_sem": sim.info["sem"]["eps_g"].tolist()}

@@ -1,0 +1,233 @@
+"""Reproductions of Jarvis et al. (ICLR 2025) in the teacher-student setting: ``odesolve
+scenario NAME`` writes ``NAME.png`` and, beside it, ``NAME.json`` with the plotted numbers.
+
+Set-up shared by all scenarios (THEORY.md section 2): erf units, eta = 1, student K = 2
+against teachers of M = 1 unit, both layers trained, random initial overlaps drawn as in a
+network of input dimension N = 10 000.
+
+Initialisation scales (the paper's convention, per weight component): first-layer weights
+i.i.d. N(0, sigma_w^2), so Q_ii = sigma_w^2 in the large-N limit; readouts (every head)
+i.i.d. N(0, sigma_v^2). The *imbalance ratio* is r = sigma_v / sigma_w:
+
+- ``balanced``: sigma_w = sigma_v = 1e-3 (r = 1);
+- ``imbalanced``: sigma_w = 1e-3, sigma_v = 1 (r = 1000, large readouts).
+
+Scenarios:
+
+- ``specialisation``: (a) the specialisation index (:func:`odesolve.observables.teacher_specialisation`)
+  after training on one teacher, against r;
+- ``forgetting``: (b) two tasks in sequence, multi-head; forgetting of task 1 at the end of
+  task 2, against the feature similarity of the teachers, balanced versus imbalanced;
+- ``ewc``: (c) the same protocol at feature similarity 0.5 with EWC on the first layer;
+  forgetting and final task-2 error against the EWC strength, balanced versus imbalanced.
+
+Each value is the median over random initialisations (replicas), with the quartiles.
+:func:`validate` re-runs a few points of a scenario at finite N with the simulator.
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .io import atomic_path
+from .multitask import (MultiTaskSetup, MultiTaskState, Phase, Protocol, continual,
+                        integrate_protocol, teacher_overlaps)
+from .observables import forgetting, teacher_specialisation
+
+__all__ = ["SCENARIOS", "run_scenario", "validate", "INITS"]
+
+INITS = {"balanced": {"student_std": 1e-3, "readout_std": 1e-3},
+         "imbalanced": {"student_std": 1e-3, "readout_std": 1.0}}
+N_INIT = 10_000
+T_TASK = 300.0          # duration of each task (eps_g converges well before)
+
+
+def _quartiles(x, axis=-1):
+    q = np.nanpercentile(np.asarray(x, dtype=np.float64), [25, 50, 75], axis=axis)
+    return {"q25": q[0].tolist(), "median": q[1].tolist(), "q75": q[2].tolist()}
+
+
+# --- (a) specialisation against imbalance ----------------------------------------------------
+def _spec_state(r, seed):
+    setup = MultiTaskSetup(2, 1, P=1, heads="single", eta=1.0)
+    T = teacher_overlaps(1, 1)
+    st = MultiTaskState.random(setup, T, [[1.0]], N=N_INIT, student_std=1e-3,
+                               readout_std=1e-3 * r, seed=seed)
+    return setup, st, Protocol((Phase(T_TASK),))
+
+
+def specialisation(quick=False) -> dict:
+    rs = [0.1, 1.0, 10.0, 100.0, 1000.0] if quick else \
+        [0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0, 3000.0]
+    replicas = 6 if quick else 32
+    s = np.full((len(rs), replicas), np.nan)
+    eps = np.full_like(s, np.nan)
+    for a, r in enumerate(rs):
+        for b in range(replicas):
+            setup, st, prot = _spec_state(r, seed=b)
+            tr = integrate_protocol(setup, st, prot, n_out=31)
+            s[a, b] = teacher_specialisation(tr.R[-1], tr.T, tr.V[-1, 0])
+            eps[a, b] = tr.eps_g[-1, 0]
+    return {"scenario": "specialisation", "x_name": "imbalance ratio r = sigma_v / sigma_w",
+            "r": rs, "sigma_w": 1e-3, "t_max": T_TASK, "replicas": replicas,
+            "specialisation": s.tolist(), "specialisation_stats": _quartiles(s),
+            "fraction_specialised": np.mean(s > 0.5, axis=1).tolist(),
+            "final_eps_g_max": float(np.nanmax(eps))}
+
+
+def _plot_specialisation(d, ax):
+    r, s = np.array(d["r"]), np.array(d["specialisation"])
+    st = d["specialisation_stats"]
+    for j in range(s.shape[1]):
+        ax.scatter(r * np.exp(0.05 * np.random.default_rng(j).standard_normal(r.size)),
+                   s[:, j], s=6, color="0.6", alpha=0.5)
+    ax.plot(r, st["median"], "o-", color="C0", label="median over initialisations")
+    ax.fill_between(r, st["q25"], st["q75"], color="C0", alpha=0.2, label="quartiles")
+    ax.plot(r, d["fraction_specialised"], "s--", color="C3", ms=4,
+            label="fraction with index > 0.5")
+    ax.set(xscale="log", xlabel=d["x_name"], ylabel="specialisation index after training",
+           ylim=(-0.05, 1.05),
+           title=f"K = 2 student, one teacher, t = {d['t_max']:g} (erf, eta = 1)")
+    ax.legend(fontsize=8)
+
+
+# --- (b) forgetting against feature similarity ---------------------------------------------
+def _two_task_state(init, a, seed):
+    setup = MultiTaskSetup(2, 1, P=2, heads="multi", eta=1.0)
+    T = teacher_overlaps(1, 2, feature_similarity=a)
+    st = MultiTaskState.random(setup, T, [[1.0], [1.0]], N=N_INIT, seed=seed, **INITS[init])
+    return setup, st
+
+
+def _two_task_run(init, a, seed, ewc=None, n_out=31):
+    setup, st = _two_task_state(init, a, seed)
+    tr = integrate_protocol(setup, st, continual(T_TASK, T_TASK, ewc=ewc), n_out=n_out)
+    j = tr.at(T_TASK)
+    f = forgetting(tr.t, tr.eps_g[:, 0], T_TASK)[-1]
+    s = teacher_specialisation(tr.R[j][:, :1], tr.T[:1, :1], tr.V[j, 0])
+    return f, tr.eps_g[-1, 1], s, tr.eps_g[j, 0]
+
+
+def forgetting_vs_similarity(quick=False) -> dict:
+    sims = list(np.linspace(0, 1, 6 if quick else 11))
+    replicas = 4 if quick else 16
+    out = {"scenario": "forgetting", "x_name": "feature similarity a", "a": sims,
+           "t_task": T_TASK, "replicas": replicas, "inits": INITS}
+    for init in INITS:
+        f = np.full((len(sims), replicas), np.nan)
+        spec = np.full_like(f, np.nan)
+        for i, a in enumerate(sims):
+            for b in range(replicas):
+                f[i, b], _, spec[i, b], _ = _two_task_run(init, a, b)
+        out[init] = {"forgetting": f.tolist(), "forgetting_stats": _quartiles(f),
+                     "specialisation_at_switch": _quartiles(spec)["median"]}
+    return out
+
+
+def _plot_forgetting(d, ax):
+    a = np.array(d["a"])
+    for c, init in zip(("C0", "C3"), INITS):
+        st = d[init]["forgetting_stats"]
+        spec = np.nanmedian(d[init]["specialisation_at_switch"])
+        ax.plot(a, st["median"], "o-", color=c,
+                label=f"{init} (specialisation at switch ~ {spec:.2f})")
+        ax.fill_between(a, st["q25"], st["q75"], color=c, alpha=0.2)
+    ax.set(xlabel=d["x_name"], ylabel="forgetting of task 1 at the end of task 2",
+           title="two tasks in sequence, multi-head, K = 2, M = 1")
+    ax.legend(fontsize=8)
+
+
+# --- (c) EWC strength ------------------------------------------------------------------------
+def ewc_strength(quick=False, similarity=0.5) -> dict:
+    lams = [0.0, 1.0, 10.0, 100.0] if quick else [0.0, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0,
+                                                  300.0]
+    replicas = 4 if quick else 16
+    out = {"scenario": "ewc", "x_name": "EWC strength lambda", "lambda": lams,
+           "feature_similarity": similarity, "t_task": T_TASK, "replicas": replicas,
+           "inits": INITS}
+    for init in INITS:
+        f = np.full((len(lams), replicas), np.nan)
+        e2 = np.full_like(f, np.nan)
+        for i, lam in enumerate(lams):
+            for b in range(replicas):
+                f[i, b], e2[i, b], _, _ = _two_task_run(init, similarity, b,
+                                                        ewc=lam if lam > 0 else None)
+        out[init] = {"forgetting_stats": _quartiles(f), "task2_error_stats": _quartiles(e2),
+                     "forgetting": f.tolist(), "task2_error": e2.tolist()}
+    return out
+
+
+def _plot_ewc(d, axes):
+    lam = np.array(d["lambda"])
+    x = np.where(lam > 0, lam, lam[lam > 0].min() / 3)          # lambda = 0 at the left edge
+    for c, init in zip(("C0", "C3"), INITS):
+        for ax, key, label in ((axes[0], "forgetting_stats", "forgetting of task 1"),
+                               (axes[1], "task2_error_stats", "final task-2 error")):
+            st = d[init][key]
+            ax.plot(x, st["median"], "o-", color=c, label=init)
+            ax.fill_between(x, st["q25"], st["q75"], color=c, alpha=0.2)
+            ax.set(xscale="log", xlabel="EWC strength lambda (leftmost: 0)", ylabel=label)
+    axes[0].legend(fontsize=8)
+    axes[0].set_title(f"feature similarity {d['feature_similarity']:g}, multi-head")
+
+
+SCENARIOS = {
+    "specialisation": (specialisation, _plot_specialisation, 1,
+                       "(a) specialisation index against the imbalance ratio"),
+    "forgetting": (forgetting_vs_similarity, _plot_forgetting, 1,
+                   "(b) forgetting against feature similarity, balanced vs imbalanced"),
+    "ewc": (ewc_strength, _plot_ewc, 2,
+            "(c) forgetting and task-2 error against EWC strength"),
+}
+
+
+def run_scenario(name: str, out_dir="odesolve-out/scenarios", quick: bool = False):
+    """Run a scenario, write ``<out_dir>/<name>.json`` and ``.png``; return (data, json, png)."""
+    from .plotting import _pyplot
+
+    if name not in SCENARIOS:
+        raise ValueError(f"unknown scenario {name!r}; choose from {sorted(SCENARIOS)}.")
+    run, plot, n_axes, _ = SCENARIOS[name]
+    tic = time.perf_counter()
+    data = run(quick)
+    data["wall_s"] = time.perf_counter() - tic
+    data["quick"] = quick
+    out = Path(out_dir)
+    js, png = out / f"{name}.json", out / f"{name}.png"
+    with atomic_path(js) as tmp:
+        tmp.write_text(json.dumps(data, indent=1))
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, n_axes, figsize=(6.0 * n_axes, 4.4), constrained_layout=True)
+    plot(data, axes)
+    with atomic_path(png) as tmp:
+        fig.savefig(tmp, dpi=120, format="png")
+    plt.close(fig)
+    return data, js, png
+
+
+def validate(name: str, N: int = 10_000, seeds=range(8), n_out: int = 7) -> list:
+    """Simulate a few points of a scenario at input dimension N and compare with the ODE
+    (:func:`odesolve.multitask.compare.compare_protocol`). Returns one report per point."""
+    from .multitask.compare import compare_protocol
+
+    points = {"specialisation": [("r", 1.0), ("r", 1000.0)],
+              "forgetting": [("balanced", 0.5), ("imbalanced", 0.5)],
+              "ewc": [("balanced", 10.0), ("imbalanced", 10.0)]}[name]
+    reports = []
+    for key, value in points:
+        if name == "specialisation":
+            setup, st, prot = _spec_state(value, seed=0)
+            label = f"r = {value:g}"
+        else:
+            a = value if name == "forgetting" else 0.5
+            setup, st = _two_task_state(key, a, seed=0)
+            prot = continual(T_TASK, T_TASK, ewc=value if name == "ewc" else None)
+            label = f"{key}, " + (f"a = {value:g}" if name == "forgetting"
+                                  else f"lambda = {value:g}")
+        rep = compare_protocol(setup, st, prot, N=N, seeds=seeds, n_out=n_out)
+        rep["point"] = label
+        reports.append(rep)
+    return reports
