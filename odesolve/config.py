@@ -125,14 +125,17 @@ def simulation_options(config: dict) -> dict:
 
 
 _SWEEP_KEYS = {"axes", "points", "replicas", "seed", "chunk_size", "keep",
-               "specialise_threshold", "learn_fraction"}
+               "specialise_threshold", "learn_fraction", "protocol"}
+_TASK_KEYS = {"P", "heads", "feature_similarity", "ewc"}
 
 
 def sweep_spec_from_config(config: dict):
     """A :class:`~odesolve.sweeps.SweepSpec` from ``[setup]`` (fixed model parameters; K and M
     may instead be swept), ``[init]`` (fixed ``Overlaps.random`` parameters), ``[solver]`` and
     ``[sweep]`` (``axes`` table or ``points`` array of tables, ``replicas``, ``seed``,
-    ``chunk_size``, ``keep``, ``specialise_threshold``, ``learn_fraction``).
+    ``chunk_size``, ``keep``, ``specialise_threshold``, ``learn_fraction``, and for
+    multi-task sweeps ``[[sweep.protocol]]`` phase tables; then ``[setup]`` may also hold
+    ``P``, ``heads``, ``feature_similarity`` and ``ewc``).
 
     See ``odesolve/data/sweep.toml`` for an annotated example.
     """
@@ -140,7 +143,7 @@ def sweep_spec_from_config(config: dict):
 
     sec = dict(_section(config, "sweep", _SWEEP_KEYS))
     setup = dict(config.get("setup", {}))
-    unknown = set(setup) - _SETUP_KEYS
+    unknown = set(setup) - _SETUP_KEYS - (_TASK_KEYS if "protocol" in sec else set())
     if unknown:
         raise ConfigError(f"[setup] has unknown key(s) {sorted(unknown)}; allowed: "
                           f"{sorted(_SETUP_KEYS)}.")

@@ -62,7 +62,7 @@ def _spec_state(r, seed):
 def specialisation(quick=False) -> dict:
     rs = [0.1, 1.0, 10.0, 100.0, 1000.0] if quick else \
         [0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0, 3000.0]
-    replicas = 6 if quick else 32
+    replicas = 6 if quick else 48
     s = np.full((len(rs), replicas), np.nan)
     eps = np.full_like(s, np.nan)
     for a, r in enumerate(rs):
@@ -113,7 +113,7 @@ def _two_task_run(init, a, seed, ewc=None, n_out=31):
 
 def forgetting_vs_similarity(quick=False) -> dict:
     sims = list(np.linspace(0, 1, 6 if quick else 11))
-    replicas = 4 if quick else 16
+    replicas = 4 if quick else 32
     out = {"scenario": "forgetting", "x_name": "feature similarity a", "a": sims,
            "t_task": T_TASK, "replicas": replicas, "inits": INITS}
     for init in INITS:
@@ -144,7 +144,7 @@ def _plot_forgetting(d, ax):
 def ewc_strength(quick=False, similarity=0.5) -> dict:
     lams = [0.0, 1.0, 10.0, 100.0] if quick else [0.0, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0,
                                                   300.0]
-    replicas = 4 if quick else 16
+    replicas = 4 if quick else 32
     out = {"scenario": "ewc", "x_name": "EWC strength lambda", "lambda": lams,
            "feature_similarity": similarity, "t_task": T_TASK, "replicas": replicas,
            "inits": INITS}

@@ -132,3 +132,28 @@ def test_divergence_in_a_phase_is_reported():
     traj = integrate_protocol(setup, st, prot, n_out=11)
     assert traj.status != 0 and 5.0 < traj.t_fail < 505.0
     assert np.isnan(traj.eps_g[-1]).all() and np.isfinite(traj.eps_g[traj.t <= 5.0]).all()
+
+
+def test_reversal_and_deficit_are_protocols():
+    """Reversal: teacher 1 is teacher 0 with flipped readout (same features), one head. After
+    learning it, the head has flipped sign, so task 0's error is large; the ODE's v changes
+    sign. Deficit: three phases, back to the intact teacher at the end."""
+    from odesolve.multitask import deficit, reversal
+
+    setup = MultiTaskSetup(2, 1, P=2, heads="single", eta=1.0)
+    T = teacher_overlaps(1, 2, feature_similarity=1.0)
+    st = MultiTaskState.random(setup, T, [[1.0], [-1.0]], N=5000, student_std=0.3,
+                               readout_std=0.3, seed=1)
+    tr = integrate_protocol(setup, st, reversal(100.0, 200.0), n_out=21)
+    j = tr.at(100.0)
+    assert tr.eps_g[j, 0] < 1e-3 and tr.eps_g[-1, 1] < 1e-3 and tr.eps_g[-1, 0] > 0.5
+    assert np.sign(tr.V[j, 0].sum()) == -np.sign(tr.V[-1, 0].sum())
+    # deficit: teacher 1 degraded (feature similarity 0.2), then the intact teacher again
+    T2 = teacher_overlaps(1, 2, feature_similarity=0.2)
+    st2 = MultiTaskState.random(setup, T2, [[1.0], [1.0]], N=5000, student_std=0.3,
+                                readout_std=0.3, seed=1)
+    tr2 = integrate_protocol(setup, st2, deficit(100.0, 100.0, 200.0), n_out=11)
+    assert tr2.switch_times == [100.0, 200.0]
+    assert set(np.unique(tr2.phase)) == {0, 1, 2}
+    assert tr2.eps_g[tr2.at(200.0), 0] > 10 * tr2.eps_g[tr2.at(100.0), 0]   # deficit hurts
+    assert tr2.eps_g[-1, 0] < 1e-3                                           # and recovers

@@ -269,3 +269,75 @@ def test_example_sweep_config_is_valid():
     spec = cfg.sweep_spec_from_config(conf)
     assert spec.dims == ("readout_std", "student_std") and spec.n_members == 200
     assert spec.base["N"] == 10000 and spec.log_times
+
+
+def test_protocol_sweep_members_equal_integrate_protocol():
+    """The same protocol drives sweeps: each member equals integrate_protocol of its state."""
+    from odesolve.multitask import integrate_protocol
+    from odesolve.sweeps.chunk import task_states
+
+    res = odesolve.sweep({"K": 2, "M": 1, "P": 2, "heads": "multi", "activation": "erf"},
+                         axes={"feature_similarity": [0.0, 0.6], "ewc": [0.0, 5.0]},
+                         init={"student_std": 0.1, "readout_std": 0.1}, replicas=3,
+                         protocol=[{"duration": 20.0, "teacher": 0},
+                                   {"duration": 20.0, "teacher": 1, "ewc": 0.0}],
+                         n_out=6, chunk_size=4, progress=False)
+    assert res.dims == ("feature_similarity", "ewc", "replica")
+    assert res["eps_g"].shape == (2, 2, 3, 11, 2) and res["forgetting"].shape == (2, 2, 3)
+    for i, j, r in [(0, 0, 0), (1, 1, 2), (0, 1, 1)]:
+        g = i * 2 + j
+        setup, protocol, a = res.spec.task_setup(g)
+        assert a == [0.0, 0.6][i] and protocol.phases[1].ewc == [0.0, 5.0][j]
+        traj = integrate_protocol(setup, task_states(res.spec, g)[r], protocol, n_out=6,
+                                  rtol=res.spec.rtol, atol=res.spec.atol)
+        np.testing.assert_array_equal(res["eps_g"][i, j, r], traj.eps_g)
+        assert res["forgetting"][i, j, r] == traj.eps_g[-1, 0] - traj.eps_g[traj.at(20.0), 0]
+    # EWC protects task 1 at every similarity (median over replicas)
+    f = res.reduce("forgetting")
+    assert np.all(f[:, 1] < f[:, 0])
+    with pytest.raises(ValueError, match="feature_similarity"):
+        odesolve.sweep({"K": 2, "M": 1}, axes={"feature_similarity": [0.5]}, progress=False)
+
+
+def test_cli_protocol_sweep(tmp_path):
+    from odesolve.cli import main
+
+    cfg = tmp_path / "p.toml"
+    cfg.write_text("""
+[setup]
+K = 2
+M = 1
+P = 2
+heads = "multi"
+
+[init]
+student_std = 0.1
+readout_std = 0.1
+
+[sweep]
+replicas = 2
+
+[sweep.axes]
+feature_similarity = [0.0, 0.5, 1.0]
+eta = [0.5, 1.0]
+
+[[sweep.protocol]]
+duration = 10.0
+teacher = 0
+
+[[sweep.protocol]]
+duration = 10.0
+teacher = 1
+
+[solver]
+t_max = 20.0
+n_out = 5
+
+[output]
+observable = "forgetting"
+""")
+    out = tmp_path / "p.npz"
+    assert main(["sweep", str(cfg), "-o", str(out), "-q"]) == 0
+    res = load_sweep(out)
+    assert res["forgetting"].shape == (3, 2, 2) and res.spec.protocol[1]["teacher"] == 1
+    assert (tmp_path / "p-forgetting.png").exists()

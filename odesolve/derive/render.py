@@ -32,7 +32,23 @@ def render_committee(eqs) -> str:
             out.append("The right-hand side is symmetric under "
                        f"${sp.latex(eq.symmetric_in[0])} \\leftrightarrow "
                        f"{sp.latex(eq.symmetric_in[1])}$ (checked symbolically).\n\n")
+    out.append(_SEVERAL_TEACHERS)
     return "".join(out)
+
+
+_SEVERAL_TEACHERS = r"""## Several teachers and heads
+
+The derivation above never uses that the teacher fields belong to one teacher: the sums run
+over all fields $a$ with error coefficients $c_a$ ($-v_a$ for student units, $v^*_a$ for
+teacher units), and $dR_{in}/dt$ is derived for every teacher unit $n$. With $P$ teachers of
+$M$ units and a student with several heads (`odesolve.multitask`), a phase in which teacher
+$p$ labels the inputs and head $h$ is trained is therefore the same system with all $PM$
+teacher fields in the covariance (their mutual overlaps in $T$), $c = (-v^{(h)}, v^*_{\rm
+ext})$ where $v^*_{\rm ext}$ equals $v^{*(p)}$ on teacher $p$'s units and $0$ elsewhere, and
+$v = v^{(h)}$: inactive teachers do not enter $\Delta$, but the student's overlaps with them
+evolve. Inactive heads receive no gradient and stay constant. EWC adds the anchored weights as
+further zero-readout fields and the terms of `derivations/ewc.md`.
+"""
 
 
 def render_kernels(activation: str, kernels: dict) -> str:

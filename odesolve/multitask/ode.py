@@ -116,7 +116,7 @@ def _t_ewc_rhs(t, y, p, work, out):
     add_ewc_terms(y, p, out)      # noqa: F821
 
 
-def integrate_protocol(setup: MultiTaskSetup, state: MultiTaskState, protocol: Protocol,
+def integrate_protocol(setup: MultiTaskSetup, state, protocol: Protocol,
                        n_out: int = 101, times=None, method: str = "dopri5",
                        rtol: float = 1e-8, atol: float = 1e-10,
                        dt: float | None = None) -> ProtocolTrajectory:
@@ -125,8 +125,9 @@ def integrate_protocol(setup: MultiTaskSetup, state: MultiTaskState, protocol: P
     Parameters
     ----------
     setup : MultiTaskSetup
-    state : MultiTaskState
-        Initial overlaps (all heads, all teachers).
+    state : MultiTaskState or sequence of MultiTaskState
+        Initial overlaps (all heads, all teachers); a sequence is integrated as one batch
+        (each phase one parallel solver call, every member with its own adaptive step).
     protocol : Protocol
     n_out : int
         Output times per phase (when ``times`` is not given).
@@ -138,76 +139,100 @@ def integrate_protocol(setup: MultiTaskSetup, state: MultiTaskState, protocol: P
     Returns
     -------
     ProtocolTrajectory
-        A failing phase (divergence) stops the run: ``status`` and ``t_fail`` are set and
-        later outputs are NaN.
+        Arrays (n, ...) for one state, (B, n, ...) for a sequence. A member that fails
+        (divergence) stops: its ``status`` and ``t_fail`` are set and its later outputs are NaN.
     """
     protocol.check(setup)
-    if (state.K, state.P, state.M, state.V.shape[0]) != (setup.K, setup.P, setup.M, setup.H):
-        raise ValueError(f"`state` (K={state.K}, P={state.P}, M={state.M}, "
-                         f"{state.V.shape[0]} heads) does not match `setup` (K={setup.K}, "
-                         f"P={setup.P}, M={setup.M}, {setup.H} heads).")
-    K, PM = setup.K, setup.P * setup.M
+    batched = not isinstance(state, MultiTaskState)
+    states = list(state) if batched else [state]
+    for st in states:
+        if (st.K, st.P, st.M, st.V.shape[0]) != (setup.K, setup.P, setup.M, setup.H):
+            raise ValueError(f"`state` (K={st.K}, P={st.P}, M={st.M}, {st.V.shape[0]} heads) "
+                             f"does not match `setup` (K={setup.K}, P={setup.P}, "
+                             f"M={setup.M}, {setup.H} heads).")
+    B, K, PM = len(states), setup.K, setup.P * setup.M
+    T = np.stack([st.T for st in states])
+    V_star = np.stack([st.V_star for st in states])
     t_all = _phase_times(protocol, n_out, times)
     n = t_all.size
-    Q_out = np.full((n, K, K), np.nan)
-    R_out = np.full((n, K, PM), np.nan)
-    V_out = np.full((n, setup.H, K), np.nan)
+    Q_out = np.full((B, n, K, K), np.nan)
+    R_out = np.full((B, n, K, PM), np.nan)
+    V_out = np.full((B, n, setup.H, K), np.nan)
     phase_of = np.zeros(n, dtype=np.int64)
-    Q, R, V = state.Q.copy(), state.R.copy(), state.V.copy()
-    Q_out[0], R_out[0], V_out[0] = Q, R, V
-    status, t_fail, n_rhs = 0, np.nan, 0
-    t0 = 0.0
-    anchor = None
+    Q = np.stack([st.Q for st in states])
+    R = np.stack([st.R for st in states])
+    V = np.stack([st.V for st in states])
+    Q_out[:, 0], R_out[:, 0], V_out[:, 0] = Q, R, V
+    status, t_fail = np.zeros(B, dtype=np.int64), np.full(B, np.nan)
+    n_rhs = np.zeros(B, dtype=np.int64)
+    t0, anchor = 0.0, None
+    psd_tol = committee.psd_tolerance(method, rtol, atol)
     for k, ph in enumerate(protocol.phases):
         t1 = t0 + ph.duration
         sel = np.flatnonzero((t_all > t0) & (t_all <= t1 * (1 + 1e-14)))
         phase_of[sel] = k
         h = protocol.head(setup, k)
-        eta = (setup.eta if ph.eta is None else ph.eta) if ph.train_first else 0.0
-        eta_v_default = setup.eta_v if setup.eta_v is not None else (
-            setup.eta if ph.eta is None else ph.eta)
-        eta_v = (eta_v_default if ph.eta_v is None else ph.eta_v) if ph.train_readout else 0.0
-        ewc = ph.ewc is not None
+        ts, ewc = _phase_setup(setup, ph)
         M_tot = PM + (K if ewc else 0)
-        ts = setup.phase_setup(M_tot, eta=eta, eta_v=eta_v, weight_decay=ph.weight_decay)
-        T_ext = state.T
-        R_ext = R
-        v_star = state.v_star_ext(ph.teacher)
+        ts = setup.phase_setup(M_tot, eta=ts.eta, eta_v=ts.eta_readout,
+                               weight_decay=ts.weight_decay)
+        v_star = np.zeros((B, M_tot))
+        v_star[:, ph.teacher * setup.M:(ph.teacher + 1) * setup.M] = V_star[:, ph.teacher]
         if ewc:
-            Qa, Ra, va_anchor, head_a = anchor
-            T_ext = np.block([[state.T, Ra.T], [Ra, Qa]])
-            R_ext = np.concatenate([R, Q], axis=1)          # S = w.a/N = Q at the anchor
-            v_star = np.concatenate([v_star, np.zeros(K)])
-        ov = Overlaps(Q, R_ext, T_ext, V[h], v_star, check=False)
-        method_tol = committee.psd_tolerance(method, rtol, atol)
-        p = committee.pack_params(ts, ov, method_tol)[0]
+            Qa, Ra, va, head_a = anchor
+            T_ext = np.concatenate([np.concatenate([T, np.swapaxes(Ra, 1, 2)], axis=2),
+                                    np.concatenate([Ra, Qa], axis=2)], axis=1)
+            R_ext = np.concatenate([R, Q], axis=2)      # S = w.a/N = Q at the anchor
+        else:
+            T_ext, R_ext = T, R
+        ov = Overlaps(Q, R_ext, T_ext, V[:, h], v_star, check=False)
+        p = committee.pack_params(ts, ov, psd_tol)
         if ewc:
-            F, Fv = fisher_diagonal(setup.activation, Qa, va_anchor)
-            if head_a != h:
-                Fv = np.zeros(K)              # the anchored head is not trained now
-            p = np.concatenate([p, [ph.ewc], F, Fv, va_anchor])
+            extra = np.zeros((B, 1 + 3 * K))
+            extra[:, 0] = ph.ewc
+            for b in range(B):
+                F, Fv = fisher_diagonal(setup.activation, Qa[b], va[b])
+                extra[b, 1:1 + K] = F
+                extra[b, 1 + K:1 + 2 * K] = Fv if head_a == h else 0.0   # anchored head idle
+                extra[b, 1 + 2 * K:] = va[b]
+            p = np.concatenate([p, extra], axis=1)
             problem = _ewc_problem(setup.activation, K, M_tot)
         else:
             problem = committee.committee_problem(ts)
         t_eval = np.concatenate([[t0], t_all[sel]])
-        y0 = committee.pack_state(ov)[0]
-        res = solve(problem, y0, p, t_eval, method=method, dt=dt, rtol=rtol, atol=atol)
-        n_rhs += int(res.n_rhs[0])
+        res = solve(problem, committee.pack_state(ov), p, t_eval, method=method, dt=dt,
+                    rtol=rtol, atol=atol)
+        n_rhs += res.n_rhs
         Qs, Rs, vs = committee.unpack_state(res.y, K, M_tot)
-        Q_out[sel], R_out[sel] = Qs[1:], Rs[1:, :, :PM]
-        V_out[sel] = V
-        V_out[sel, h] = vs[1:]
-        if res.status[0] != 0:
-            status, t_fail = int(res.status[0]), float(res.t_fail[0])
-            break
-        Q, R, V = Qs[-1].copy(), Rs[-1, :, :PM].copy(), V.copy()
-        V[h] = vs[-1]
-        anchor = (Q.copy(), R.copy(), V[h].copy(), h)
+        Q_out[:, sel], R_out[:, sel] = Qs[:, 1:], Rs[:, 1:, :, :PM]
+        V_out[:, sel] = V[:, None]
+        V_out[:, sel, h] = vs[:, 1:]
+        new_fail = (res.status != 0) & (status == 0)
+        status[new_fail], t_fail[new_fail] = res.status[new_fail], res.t_fail[new_fail]
+        Q, R, V = Qs[:, -1].copy(), Rs[:, -1, :, :PM].copy(), V.copy()
+        V[:, h] = vs[:, -1]
+        anchor = (Q.copy(), R.copy(), V[:, h].copy(), h)
         t0 = t1
-    eps = task_errors(setup, state.T, state.V_star, Q_out, R_out, V_out)
-    return ProtocolTrajectory(t_all, Q_out, R_out, V_out, eps, phase_of, state.T.copy(),
-                              state.V_star.copy(), setup, protocol, status, t_fail,
-                              {"method": method, "rtol": rtol, "atol": atol, "n_rhs": n_rhs})
+    eps = np.stack([task_errors(setup, T[b], V_star[b], Q_out[b], R_out[b], V_out[b])
+                    for b in range(B)])
+    info = {"method": method, "rtol": rtol, "atol": atol, "n_rhs": n_rhs}
+    if not batched:
+        return ProtocolTrajectory(t_all, Q_out[0], R_out[0], V_out[0], eps[0], phase_of, T[0],
+                                  V_star[0], setup, protocol, int(status[0]), float(t_fail[0]),
+                                  {**info, "n_rhs": int(n_rhs[0])})
+    return ProtocolTrajectory(t_all, Q_out, R_out, V_out, eps, phase_of, T, V_star, setup,
+                              protocol, status, t_fail, info)
+
+
+def _phase_setup(setup: MultiTaskSetup, ph):
+    """The learning rates of a phase as a TeacherStudent (M is set later), and whether it
+    uses EWC."""
+    eta = (setup.eta if ph.eta is None else ph.eta) if ph.train_first else 0.0
+    eta_v_default = setup.eta_v if setup.eta_v is not None else (
+        setup.eta if ph.eta is None else ph.eta)
+    eta_v = (eta_v_default if ph.eta_v is None else ph.eta_v) if ph.train_readout else 0.0
+    return setup.phase_setup(setup.M, eta=eta, eta_v=eta_v,
+                             weight_decay=ph.weight_decay), ph.ewc is not None
 
 
 def task_errors(setup: MultiTaskSetup, T, V_star, Q, R, V) -> np.ndarray:

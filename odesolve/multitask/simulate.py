@@ -18,7 +18,7 @@ from ..simulation import sgd
 from ..simulation.rng import seed_state
 from ..weights import check_N, weights_from_overlaps
 from .model import MultiTaskSetup, MultiTaskState
-from .ode import ProtocolTrajectory, _phase_times, task_errors
+from .ode import ProtocolTrajectory, _phase_setup, _phase_times, task_errors
 from .protocol import Protocol
 
 __all__ = ["simulate_protocol", "multitask_weights"]
@@ -109,11 +109,9 @@ def simulate_protocol(setup: MultiTaskSetup, state: MultiTaskState, protocol: Pr
     bounds = np.round(np.cumsum([p.duration for p in protocol.phases]) * N).astype(np.int64)
     for k, ph in enumerate(protocol.phases):
         h = protocol.head(setup, k)
-        eta = (setup.eta if ph.eta is None else ph.eta) if ph.train_first else 0.0
-        eta_v_default = setup.eta_v if setup.eta_v is not None else (
-            setup.eta if ph.eta is None else ph.eta)
-        eta_v = (eta_v_default if ph.eta_v is None else ph.eta_v) if ph.train_readout else 0.0
-        ts = setup.phase_setup(PM, eta=eta, eta_v=eta_v, weight_decay=ph.weight_decay)
+        ts, _ = _phase_setup(setup, ph)
+        eta, eta_v = ts.eta, ts.eta_readout
+        ts = setup.phase_setup(PM, eta=eta, eta_v=eta_v, weight_decay=ts.weight_decay)
         params = sgd.pack_params(ts)
         v_star = np.zeros((S, PM))
         v_star[:, ph.teacher * setup.M:(ph.teacher + 1) * setup.M] = state.V_star[ph.teacher]

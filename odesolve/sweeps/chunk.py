@@ -47,6 +47,8 @@ def run_chunk(spec_dict: dict, grid, replica) -> dict:
     spec = SweepSpec.from_dict(spec_dict)
     grid = np.asarray(grid, dtype=np.int64)
     replica = np.asarray(replica, dtype=np.int64)
+    if spec.protocol is not None:
+        return _run_protocol_chunk(spec, grid, replica)
     setup = spec.setup(int(grid[0]))
     K, M = setup.K, setup.M
     y0, p, T = [], [], []
@@ -72,4 +74,64 @@ def run_chunk(spec_dict: dict, grid, replica) -> dict:
         out["eps_g"] = eps_g
     if spec.fixed_shapes:
         out["Q_final"], out["R_final"], out["v_final"] = Q[:, -1], R[:, -1], v[:, -1]
+    return out
+
+
+def task_states(spec: SweepSpec, g: int) -> list:
+    """The ``spec.replicas`` multi-task initial states of grid point ``g`` (protocol mode),
+    drawn in order from the seed ``[spec.seed, g]``."""
+    from ..multitask import MultiTaskState, teacher_overlaps
+
+    setup, _, a = spec.task_setup(g)
+    init = spec.init_params(spec.grid_points()[g])
+    T = teacher_overlaps(setup.M, setup.P, feature_similarity=a,
+                         teacher_std=init.get("teacher_std", 1.0))
+    V_star = np.full((setup.P, setup.M), float(init.get("v_star", 1.0)))
+    rng = np.random.default_rng([int(spec.seed), int(g)])
+    kw = {k: init[k] for k in ("N", "student_std", "readout_std", "readout_mean") if k in init}
+    return [MultiTaskState.random(setup, T, V_star, seed=rng, **kw)
+            for _ in range(spec.replicas)]
+
+
+def protocol_observables(traj) -> dict:
+    """Per member of a batched :class:`~odesolve.multitask.ProtocolTrajectory`: final eps_g
+    of every task (B, P), forgetting of task 0 between the first switch and the end (B,),
+    the teacher-side specialisation index for task 0 at the first switch (B,), and the eps_g
+    curves (B, n, P)."""
+    from ..observables import teacher_specialisation
+
+    t_sw = traj.switch_times[0] if traj.switch_times else traj.t[-1]
+    j = int(np.argmin(np.abs(traj.t - t_sw)))
+    setup = traj.setup
+    M = setup.M
+    spec = np.array([teacher_specialisation(traj.R[b, j][:, :M], traj.T[b][:M, :M],
+                                            traj.V[b, j, setup.head_of(0)])
+                     for b in range(traj.R.shape[0])])
+    return {"eps_g_final": traj.eps_g[:, -1].copy(),
+            "forgetting": traj.eps_g[:, -1, 0] - traj.eps_g[:, j, 0],
+            "specialisation_switch": spec, "eps_g": traj.eps_g}
+
+
+def _run_protocol_chunk(spec: SweepSpec, grid, replica) -> dict:
+    from ..multitask import integrate_protocol
+
+    n = grid.size
+    out = {}
+    for g in np.unique(grid):
+        rows = np.flatnonzero(grid == g)
+        states = task_states(spec, int(g))
+        setup, protocol, _ = spec.task_setup(int(g))
+        traj = integrate_protocol(setup, [states[r] for r in replica[rows]], protocol,
+                                  n_out=spec.n_out, times=spec.times, method=spec.method,
+                                  rtol=spec.rtol, atol=spec.atol, dt=spec.dt)
+        res = {"status": traj.status, "t_fail": traj.t_fail,
+               "n_rhs": np.asarray(traj.info["n_rhs"])}
+        res.update(protocol_observables(traj))
+        if spec.keep != "eps_g":
+            res.pop("eps_g")
+        for name, arr in res.items():
+            if name not in out:
+                out[name] = np.full((n,) + arr.shape[1:], np.nan if arr.dtype.kind == "f"
+                                    else 0, dtype=arr.dtype)
+            out[name][rows] = arr
     return out

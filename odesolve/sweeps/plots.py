@@ -99,7 +99,11 @@ def plot_curves(result: SweepResult, colour_by=None, path=None, max_curves: int 
     if colour_by not in grid:
         raise ValueError(f"unknown axis {colour_by!r}; the sweep's axes are {grid}.")
     ax_i = result.dims.index(colour_by)
-    eps = np.moveaxis(result.data["eps_g"], ax_i, 0)            # (n_c, ..., n_t)
+    eps = result.data["eps_g"]
+    task_note = ""
+    if eps.ndim == len(result.dims) + 2:                         # protocol sweeps: (..., n_t, P)
+        eps, task_note = eps[..., 0], " (task 1)"
+    eps = np.moveaxis(eps, ax_i, 0)                              # (n_c, ..., n_t)
     n_c = eps.shape[0]
     plt = _pyplot()
     cmap = plt.get_cmap("viridis")
@@ -114,7 +118,8 @@ def plot_curves(result: SweepResult, colour_by=None, path=None, max_curves: int 
         for j, curve in enumerate(curves[::step]):
             ax.plot(t[pos], np.clip(curve[pos], 1e-16, None), color=colour, lw=0.7, alpha=0.6,
                     label=f"{colour_by} = {result.coords[colour_by][c]}" if j == 0 else None)
-    ax.set(xscale="log", yscale="log", xlabel="t (examples / N)", ylabel=r"$\epsilon_g$",
+    ax.set(xscale="log", yscale="log", xlabel="t (examples / N)",
+           ylabel=r"$\epsilon_g$" + task_note,
            title=f"{int(np.prod(eps.shape[:-1]))} members, coloured by {colour_by}")
     ax.legend(fontsize=7, ncol=2)
     return _save(fig, path, plt)

@@ -18,12 +18,15 @@ import numpy as np
 
 from ..model import TeacherStudent
 
-__all__ = ["SweepSpec", "SETUP_PARAMS", "INIT_PARAMS", "Chunk"]
+__all__ = ["SweepSpec", "SETUP_PARAMS", "INIT_PARAMS", "TASK_PARAMS", "Chunk"]
 
 #: parameters of :class:`~odesolve.TeacherStudent`
 SETUP_PARAMS = ("K", "M", "activation", "eta", "eta_v", "sigma", "weight_decay")
 #: parameters of :meth:`~odesolve.Overlaps.random` (the initialisation)
 INIT_PARAMS = ("N", "student_std", "readout_std", "teacher_std", "readout_mean", "v_star")
+#: parameters of multi-task sweeps (with a ``protocol``): teachers, heads, feature similarity
+#: of the teachers, EWC strength of every phase after the first that has EWC
+TASK_PARAMS = ("P", "heads", "feature_similarity", "ewc")
 #: parameters that change the compiled problem (members are grouped by them)
 _STRUCTURAL = ("K", "M", "activation")
 _METHODS = ("dopri5", "rk4", "euler")
@@ -61,6 +64,11 @@ class SweepSpec:
         Root seed of the initial states.
     chunk_size : int
         Members per task (memory holds one chunk's trajectories at a time).
+    protocol : list of dict, optional
+        Phases (keyword arguments of :class:`odesolve.multitask.Phase`) of a multi-task
+        protocol; then the parameters of :data:`TASK_PARAMS` may be fixed or swept, every
+        member is integrated through the protocol (:func:`odesolve.multitask.integrate_protocol`)
+        and the observables are those of :func:`odesolve.sweeps.chunk.protocol_observables`.
     keep : {"eps_g", "summary"}
         Keep each member's eps_g curve, or only the summary observables.
     specialise_threshold, learn_fraction : float
@@ -82,12 +90,16 @@ class SweepSpec:
     max_steps: int = 10**7
     seed: int = 0
     chunk_size: int = 2048
+    protocol: list | None = None
     keep: str = "eps_g"
     specialise_threshold: float = 0.5
     learn_fraction: float = 0.01
 
     def __post_init__(self):
         known = set(SETUP_PARAMS) | set(INIT_PARAMS)
+        if self.protocol is not None:
+            known |= set(TASK_PARAMS)
+            self.protocol = [dict(ph) for ph in self.protocol]
         self.base = {k: _scalar(x) for k, x in self.base.items()}
         unknown = set(self.base) - known
         if unknown:
@@ -141,6 +153,13 @@ class SweepSpec:
                 self._setups.append(TeacherStudent(**self.setup_params(params)))
             except (TypeError, ValueError) as err:
                 raise ValueError(f"grid point {g} {self.swept(params)}: {err}") from None
+        if self.protocol is not None:
+            for g in range(len(self._points)):
+                try:
+                    setup, protocol, _ = self.task_setup(g)
+                    protocol.check(setup)
+                except (TypeError, ValueError) as err:
+                    raise ValueError(f"grid point {g}: protocol: {err}") from None
 
     def _in_points(self, key) -> bool:
         return self.points is not None and all(key in p for p in self.points)
@@ -190,6 +209,24 @@ class SweepSpec:
     def init_params(params: dict) -> dict:
         return {k: params[k] for k in INIT_PARAMS if k in params}
 
+    def task_setup(self, g: int):
+        """Grid point ``g`` as (MultiTaskSetup, Protocol, feature similarity) (protocol mode)."""
+        from ..multitask import MultiTaskSetup, Phase, Protocol
+
+        params = self._points[g]
+        s = self._setups[g]
+        setup = MultiTaskSetup(s.K, s.M, P=int(params.get("P", 2)),
+                               heads=params.get("heads", "multi"), activation=s.activation,
+                               eta=s.eta, eta_v=s.eta_v, sigma=s.sigma,
+                               weight_decay=s.weight_decay)
+        phases = []
+        for ph in self.protocol:
+            ph = dict(ph)
+            if "ewc" in params and ph.get("ewc") is not None:
+                ph["ewc"] = float(params["ewc"])
+            phases.append(Phase(**ph))
+        return setup, Protocol(tuple(phases)), float(params.get("feature_similarity", 0.0))
+
     def setup(self, g: int) -> TeacherStudent:
         """The :class:`~odesolve.TeacherStudent` of grid point ``g``."""
         return self._setups[g]
@@ -197,6 +234,10 @@ class SweepSpec:
     def output_times(self) -> np.ndarray:
         from ..integration import output_times
 
+        if self.protocol is not None:
+            from ..multitask.ode import _phase_times
+
+            return _phase_times(self.task_setup(0)[1], self.n_out, self.times)
         if self.times is not None:
             return output_times(self.t_max, self.times)
         if self.log_times:
@@ -211,6 +252,8 @@ class SweepSpec:
     @property
     def fixed_shapes(self) -> bool:
         """True when K and M are the same at every grid point (final states can be stored)."""
+        if self.protocol is not None:
+            return False
         return len({self.structural_key(g)[:2] for g in range(self.n_grid)}) == 1
 
     def chunks(self) -> list[Chunk]:
@@ -234,6 +277,7 @@ class SweepSpec:
                 "log_times": self.log_times, "times": self.times, "method": self.method,
                 "rtol": self.rtol, "atol": self.atol, "dt": self.dt,
                 "max_steps": self.max_steps, "seed": self.seed, "chunk_size": self.chunk_size,
+                "protocol": self.protocol,
                 "keep": self.keep, "specialise_threshold": self.specialise_threshold,
                 "learn_fraction": self.learn_fraction}
 
