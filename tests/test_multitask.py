@@ -92,7 +92,8 @@ def test_protocol_ode_agrees_with_simulation(heads, ewc):
     st = _state(setup, a=0.3)
     prot = continual(5.0, 5.0, ewc=ewc)
     ode = integrate_protocol(setup, st, prot, n_out=6)
-    sim = simulate_protocol(setup, st, prot, N=2000, seeds=range(16), n_out=6)
+    sim = simulate_protocol(setup, st, prot, N=2000, seeds=range(16), n_out=6,
+                            progress=False)
     worst = _agree(ode, sim, 2000, 16)
     assert max(worst.values()) <= 1.0, worst
     assert sim.eps_g.shape == (16, ode.t.size, 2) and ode.eps_g.shape == (ode.t.size, 2)
@@ -103,7 +104,7 @@ def test_a_wrong_ewc_strength_is_caught_by_the_simulation():
     st = _state(setup, a=0.3)
     ode = integrate_protocol(setup, st, continual(5.0, 5.0, ewc=10.0), n_out=6)
     sim = simulate_protocol(setup, st, continual(5.0, 5.0, ewc=3.0), N=2000, seeds=range(16),
-                            n_out=6)
+                            n_out=6, progress=False)
     assert max(_agree(ode, sim, 2000, 16).values()) > 2.0
 
 
@@ -157,3 +158,26 @@ def test_reversal_and_deficit_are_protocols():
     assert set(np.unique(tr2.phase)) == {0, 1, 2}
     assert tr2.eps_g[tr2.at(200.0), 0] > 10 * tr2.eps_g[tr2.at(100.0), 0]   # deficit hurts
     assert tr2.eps_g[-1, 0] < 1e-3                                           # and recovers
+
+
+def test_protocol_simulation_can_be_interrupted(monkeypatch):
+    from odesolve.simulation import sgd
+
+    setup = MultiTaskSetup(2, 1, P=2, heads="multi", eta=1.0)
+    st = _state(setup)
+    fns = sgd.compiled("erf")
+    calls = {"n": 0}
+
+    class Interrupting:
+        def advance(self, *args):
+            calls["n"] += 1
+            if calls["n"] == 4:
+                raise KeyboardInterrupt
+            fns.advance(*args)
+
+    import odesolve.multitask.simulate as ms
+    monkeypatch.setattr(ms.sgd, "compiled", lambda activation: Interrupting())
+    sim = simulate_protocol(setup, st, continual(3.0, 3.0), N=500, seeds=range(2), n_out=4,
+                            progress=False)
+    assert sim.info["interrupted"]
+    assert np.isfinite(sim.eps_g[:, :4]).all() and np.isnan(sim.eps_g[:, -1]).all()

@@ -16,7 +16,7 @@ __all__ = ["compare_protocol"]
 
 def compare_protocol(setup: MultiTaskSetup, state: MultiTaskState, protocol: Protocol,
                      N: int = 10_000, seeds=range(8), n_out: int = 11, tolerance_k=4.0,
-                     tolerance_c=0.05, rtol=1e-9, atol=1e-12) -> dict:
+                     tolerance_c=0.05, rtol=1e-9, atol=1e-12, progress=True) -> dict:
     """Simulate and integrate from the same overlaps; judge as :func:`odesolve.compare`:
     ``|mean_sim - ode| <= k_S sem + c / sqrt(N)`` for Q, R, V and every task's eps_g at every
     record time after the start.
@@ -31,7 +31,8 @@ def compare_protocol(setup: MultiTaskSetup, state: MultiTaskState, protocol: Pro
     if len(seeds) < 2:
         raise ValueError("`seeds` must hold at least 2 seeds (the standard error needs them).")
     ode = integrate_protocol(setup, state, protocol, n_out=n_out, rtol=rtol, atol=atol)
-    sim = simulate_protocol(setup, state, protocol, N=N, seeds=seeds, n_out=n_out)
+    sim = simulate_protocol(setup, state, protocol, N=N, seeds=seeds, n_out=n_out,
+                            progress=progress)
     k = seed_multiplier(tolerance_k, len(seeds))
     floor = tolerance_c / math.sqrt(N)
     stats = {}
@@ -41,7 +42,7 @@ def compare_protocol(setup: MultiTaskSetup, state: MultiTaskState, protocol: Pro
         ratio = dev / (k * e + floor)
         stats[name] = {"worst": float(np.nanmax(np.where(np.isnan(ratio), np.inf, ratio))),
                        "max_abs_dev": float(np.nanmax(dev))}
-    passed = all(s["worst"] <= 1.0 for s in stats.values())
+    passed = all(s["worst"] <= 1.0 for s in stats.values()) and not sim.info["interrupted"]
     return {"passed": passed, "N": N, "seeds": seeds, "k_seeds": k, "floor": floor,
             "stats": stats, "t": ode.t.tolist(), "ode_eps_g": ode.eps_g.tolist(),
             "sim_eps_g_mean": sim.info["mean"]["eps_g"].tolist(),

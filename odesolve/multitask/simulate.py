@@ -15,6 +15,7 @@ import numpy as np
 from ..activations import activation_functions
 from ..model import Overlaps
 from ..simulation import sgd
+from ..simulation.driver import _Progress
 from ..simulation.rng import seed_state
 from ..weights import check_N, weights_from_overlaps
 from .model import MultiTaskSetup, MultiTaskState
@@ -54,7 +55,7 @@ def _fisher_mc(activation, W, v, n, rng):
 
 def simulate_protocol(setup: MultiTaskSetup, state: MultiTaskState, protocol: Protocol,
                       N: int = 10_000, seeds=(0,), n_out: int = 51, times=None,
-                      fisher_samples: int = 4000) -> ProtocolTrajectory:
+                      fisher_samples: int = 4000, progress: bool = True) -> ProtocolTrajectory:
     """Simulate online SGD of the N-dimensional networks through ``protocol``.
 
     Parameters
@@ -70,6 +71,9 @@ def simulate_protocol(setup: MultiTaskSetup, state: MultiTaskState, protocol: Pr
         steps).
     fisher_samples : int
         Inputs for the Monte Carlo Fisher information of EWC phases.
+    progress : bool
+        Progress line with ETA on stderr. Ctrl-C stops the run and returns what was
+        recorded (later times NaN, ``info["interrupted"]`` True).
 
     Returns
     -------
@@ -105,7 +109,8 @@ def simulate_protocol(setup: MultiTaskSetup, state: MultiTaskState, protocol: Pr
         Vr[:, j] = V
 
     record(0)
-    done, anchor, j = 0, None, 1
+    done, anchor, j, interrupted = 0, None, 1, False
+    bar = _Progress(int(steps[-1]), N, S, enabled=progress)
     bounds = np.round(np.cumsum([p.duration for p in protocol.phases]) * N).astype(np.int64)
     for k, ph in enumerate(protocol.phases):
         h = protocol.head(setup, k)
@@ -127,22 +132,29 @@ def simulate_protocol(setup: MultiTaskSetup, state: MultiTaskState, protocol: Pr
             ewc_args = (A, coef)
         else:
             ewc_args = sgd.no_ewc(S, K)
-        while j < n and steps[j] <= bounds[k]:
-            todo = int(steps[j] - done)
-            if todo > 0:
-                fns.advance(W, W_star, v, v_star, params, streams, x, fields, active, todo,
-                            *ewc_args)
-                done += todo
-            V[:, h] = v
-            record(j)
-            phase_of[j] = k
-            j += 1
+        try:
+            while j < n and steps[j] <= bounds[k]:
+                while done < steps[j]:                     # chunks of t = 1: progress, Ctrl-C
+                    todo = int(min(steps[j] - done, N))
+                    fns.advance(W, W_star, v, v_star, params, streams, x, fields, active,
+                                todo, *ewc_args)
+                    done += todo
+                    bar.update(done)
+                V[:, h] = v
+                record(j)
+                phase_of[j] = k
+                j += 1
+        except KeyboardInterrupt:
+            interrupted = True
+            break
         anchor = (W.copy(), V[:, h].copy(), h)
+    bar.close(interrupted)
     eps = np.stack([task_errors(setup, state.T, state.V_star, Q[s], R[s], Vr[s])
                     for s in range(S)])
     traj = ProtocolTrajectory(t_all, Q, R, Vr, eps, phase_of, state.T.copy(),
                               state.V_star.copy(), setup, protocol,
-                              info={"N": N, "seeds": seeds, "method": "sgd"})
+                              info={"N": N, "seeds": seeds, "method": "sgd",
+                                    "interrupted": interrupted})
     traj.info["mean"], traj.info["sem"] = {}, {}
     for name, arr in (("Q", Q), ("R", R), ("V", Vr), ("eps_g", eps)):
         traj.info["mean"][name] = arr.mean(0)
