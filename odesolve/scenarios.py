@@ -10,7 +10,11 @@ i.i.d. N(0, sigma_w^2), so Q_ii = sigma_w^2 in the large-N limit; readouts (ever
 i.i.d. N(0, sigma_v^2). The *imbalance ratio* is r = sigma_v / sigma_w:
 
 - ``balanced``: sigma_w = sigma_v = 1e-3 (r = 1);
-- ``imbalanced``: sigma_w = 1e-3, sigma_v = 1 (r = 1000, large readouts).
+- ``imbalanced``: sigma_w = 1e-3, sigma_v = 1 (r = 1000, large readouts);
+- ``symmetric`` (scenarios b and c): balanced scales, but the two student units start
+  identical (unit 2 is a copy of unit 1's realised overlaps and readouts). The ODE keeps them
+  identical, so this network cannot specialise: the non-specialised reference. (At finite N
+  the simulator's SGD noise breaks the symmetry, so this curve is an N -> infinity statement.)
 
 Scenarios:
 
@@ -40,7 +44,8 @@ from .observables import forgetting, teacher_specialisation
 __all__ = ["SCENARIOS", "run_scenario", "validate", "INITS"]
 
 INITS = {"balanced": {"student_std": 1e-3, "readout_std": 1e-3},
-         "imbalanced": {"student_std": 1e-3, "readout_std": 1.0}}
+         "imbalanced": {"student_std": 1e-3, "readout_std": 1.0},
+         "symmetric": {"student_std": 1e-3, "readout_std": 1e-3}}
 N_INIT = 10_000
 T_TASK = 300.0          # duration of each task (eps_g converges well before)
 
@@ -99,6 +104,9 @@ def _two_task_state(init, a, seed):
     setup = MultiTaskSetup(2, 1, P=2, heads="multi", eta=1.0)
     T = teacher_overlaps(1, 2, feature_similarity=a)
     st = MultiTaskState.random(setup, T, [[1.0], [1.0]], N=N_INIT, seed=seed, **INITS[init])
+    if init == "symmetric":
+        st = MultiTaskState(np.full((2, 2), st.Q[0, 0]), np.vstack([st.R[0], st.R[0]]), T,
+                            np.repeat(st.V[:, :1], 2, axis=1), st.V_star, check=False)
     return setup, st
 
 
@@ -129,14 +137,14 @@ def forgetting_vs_similarity(quick=False) -> dict:
 
 def _plot_forgetting(d, ax):
     a = np.array(d["a"])
-    for c, init in zip(("C0", "C3"), INITS):
+    for c, init in zip(("C0", "C3", "C2"), INITS):
         st = d[init]["forgetting_stats"]
         spec = np.nanmedian(d[init]["specialisation_at_switch"])
         ax.plot(a, st["median"], "o-", color=c,
                 label=f"{init} (specialisation at switch ~ {spec:.2f})")
         ax.fill_between(a, st["q25"], st["q75"], color=c, alpha=0.2)
     ax.set(xlabel=d["x_name"], ylabel="forgetting of task 1 at the end of task 2",
-           title="two tasks in sequence, multi-head, K = 2, M = 1")
+           title="two tasks in sequence, multi-head, K = 2, M = 1 (ODE)")
     ax.legend(fontsize=8)
 
 
@@ -163,7 +171,7 @@ def ewc_strength(quick=False, similarity=0.5) -> dict:
 def _plot_ewc(d, axes):
     lam = np.array(d["lambda"])
     x = np.where(lam > 0, lam, lam[lam > 0].min() / 3)          # lambda = 0 at the left edge
-    for c, init in zip(("C0", "C3"), INITS):
+    for c, init in zip(("C0", "C3", "C2"), INITS):
         for ax, key, label in ((axes[0], "forgetting_stats", "forgetting of task 1"),
                                (axes[1], "task2_error_stats", "final task-2 error")):
             st = d[init][key]

@@ -58,6 +58,12 @@ def test_scenarios_write_figure_and_numbers(name, tmp_path):
             # identical teachers (a = 1): the shared features already fit task 2, and task 1
             # has its own head: nothing to forget
             assert abs(med[-1]) < 1e-2 and max(med) > 5 * abs(med[-1])
+        # identical student units stay identical (the symmetric manifold is invariant), so
+        # they never specialise, and (Lee et al. 2021) their forgetting falls monotonically
+        # with the feature similarity
+        sym = back["symmetric"]
+        assert np.allclose(sym["specialisation_at_switch"], 0.0, atol=1e-9)
+        assert np.all(np.diff(sym["forgetting_stats"]["median"]) < 0)
     else:
         for init in ("balanced", "imbalanced"):
             f = np.array(back[init]["forgetting_stats"]["median"])
