@@ -27,7 +27,11 @@ __all__ = ["integrate_protocol", "ProtocolTrajectory", "fisher_diagonal", "task_
 
 @dataclass
 class ProtocolTrajectory:
-    """Order parameters through a protocol (ODE or simulation seed mean).
+    """Order parameters through a protocol (ODE, batch of ODE runs, or simulation seeds).
+
+    Arrays are as listed for one run; a batch of states (:func:`integrate_protocol` with a
+    sequence) or simulation seeds add a leading axis (B or S) to Q, R, V, eps_g, status and
+    t_fail (and, for a batch, T and V_star).
 
     Attributes
     ----------
@@ -43,9 +47,9 @@ class ProtocolTrajectory:
     T : ndarray, shape (P*M, P*M); V_star : ndarray, shape (P, M)
     setup : MultiTaskSetup
     protocol : Protocol
-    status : int
+    status : int or ndarray
         0, or the solver status of the phase that failed.
-    t_fail : float
+    t_fail : float or ndarray
         NaN, or the time of the failure (outputs after it are NaN).
     info : dict
     """
