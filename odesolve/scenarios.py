@@ -186,7 +186,7 @@ SCENARIOS = {
     "specialisation": (specialisation, _plot_specialisation, 1,
                        "(a) specialisation index against the imbalance ratio"),
     "forgetting": (forgetting_vs_similarity, _plot_forgetting, 1,
-                   "(b) forgetting against feature similarity, balanced vs imbalanced"),
+                   "(b) forgetting against feature similarity, three initialisations"),
     "ewc": (ewc_strength, _plot_ewc, 2,
             "(c) forgetting and task-2 error against EWC strength"),
 }
