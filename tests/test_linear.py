@@ -1,0 +1,66 @@
+"""Deep linear networks: the exact lambda-balanced solution against numerical gradient flow,
+the Saxe limit and the per-mode equation of THEORY.md section 3."""
+import numpy as np
+import pytest
+from scipy.integrate import solve_ivp
+
+from odesolve.linear import (balanced_mode, balanced_weights, exact_QQT, gradient_flow,
+                             network_function, ntk_blocks, saxe_mode)
+
+
+@pytest.mark.parametrize("dims", [(3, 3, 3), (5, 2, 4), (4, 3, 6)])
+@pytest.mark.parametrize("lam", [-1.0, -0.1, 0.0, 0.5, 2.0])
+def test_exact_solution_matches_gradient_flow(dims, lam):
+    d_in, h, d_out = dims
+    rng = np.random.default_rng(sum(dims))
+    Sigma = rng.standard_normal((d_out, d_in))
+    W1, W2 = balanced_weights(d_in, h, d_out, lam, scale=0.5, seed=1)
+    np.testing.assert_allclose(W2.T @ W2 - W1 @ W1.T, lam * np.eye(h), atol=1e-13)
+    t = np.array([0.0, 0.3, 1.0, 3.0, 10.0])
+    X = exact_QQT(Sigma, W1, W2, t, tau=1.0)
+    A1, A2 = gradient_flow(Sigma, W1, W2, t)
+    Q = np.concatenate([np.swapaxes(A1, 1, 2), A2], axis=1)
+    np.testing.assert_allclose(X, Q @ np.swapaxes(Q, 1, 2), atol=1e-8, rtol=0)
+    # balancedness is conserved by the numerical flow
+    drift = np.swapaxes(A2, 1, 2) @ A2 - A1 @ np.swapaxes(A1, 1, 2) - lam * np.eye(h)
+    assert np.abs(drift).max() < 1e-10
+    # blocks: network function and NTK
+    np.testing.assert_allclose(network_function(X, d_in), A2 @ A1, atol=1e-8)
+    K1, K2 = ntk_blocks(X, d_in)
+    np.testing.assert_allclose(K1, np.swapaxes(A1, 1, 2) @ A1, atol=1e-8)
+    np.testing.assert_allclose(K2, A2 @ np.swapaxes(A2, 1, 2), atol=1e-8)
+
+
+def test_tau_rescales_time():
+    Sigma = np.array([[1.5, 0.2], [0.0, 0.7]])
+    W1, W2 = balanced_weights(2, 2, 2, 0.3, scale=0.2, seed=0)
+    np.testing.assert_allclose(exact_QQT(Sigma, W1, W2, 6.0, tau=3.0),
+                               exact_QQT(Sigma, W1, W2, 2.0), atol=1e-13)
+
+
+def test_saxe_solution_and_limit():
+    # THEORY.md check: s = 2, u0 = 1e-3, tau = 1 reaches s/2 at t = 1.9001
+    assert saxe_mode(1.9001, 2.0, 1e-3) == pytest.approx(1.0, abs=1e-5)
+    t = np.linspace(0, 6, 25)
+    np.testing.assert_allclose(balanced_mode(t, 2.0, 1e-3, lam=0.0), saxe_mode(t, 2.0, 1e-3),
+                               rtol=1e-10, atol=1e-13)
+    near = balanced_mode(t, 2.0, 1e-3, lam=1e-9)
+    np.testing.assert_allclose(near, saxe_mode(t, 2.0, 1e-3), rtol=1e-5, atol=1e-8)
+
+
+@pytest.mark.parametrize("lam", [-2.0, -0.5, 0.5, 2.0])
+def test_balanced_mode_solves_the_mode_equation(lam):
+    """ds/dt = sqrt(lam^2 + 4 s^2) (sigma - s), integrated independently with scipy."""
+    sigma, s0 = 1.7, 0.05
+    t = np.linspace(0, 5, 11)
+    ref = solve_ivp(lambda _, s: np.sqrt(lam ** 2 + 4 * s ** 2) * (sigma - s), (0, 5), [s0],
+                    t_eval=t, rtol=1e-12, atol=1e-14, method="DOP853").y[0]
+    np.testing.assert_allclose(balanced_mode(t, sigma, s0, lam), ref, atol=1e-9)
+
+
+def test_unbalanced_weights_are_refused():
+    W1, W2 = np.eye(2), np.diag([1.0, 2.0])
+    with pytest.raises(ValueError, match="lambda-balanced"):
+        exact_QQT(np.eye(2), W1, W2, 1.0)
+    with pytest.raises(ValueError, match="h <= d_out"):
+        balanced_weights(3, 4, 2, 1.0)
