@@ -5,7 +5,9 @@ import pytest
 from scipy.integrate import solve_ivp
 
 from odesolve.linear import (balanced_mode, balanced_weights, exact_QQT, gradient_flow,
-                             network_function, ntk_blocks, saxe_mode)
+                             kernel_distance, low_rank_weights, network_function, ntk_blocks,
+                             representation_alignment, saxe_mode, task_aligned_low_rank,
+                             weight_change)
 
 
 @pytest.mark.parametrize("dims", [(3, 3, 3), (5, 2, 4), (4, 3, 6)])
@@ -64,3 +66,62 @@ def test_unbalanced_weights_are_refused():
         exact_QQT(np.eye(2), W1, W2, 1.0)
     with pytest.raises(ValueError, match="h <= d_out"):
         balanced_weights(3, 4, 2, 1.0)
+
+
+def test_ntk_measures_against_explicit_kronecker_products():
+    from odesolve.linear.measures import ntk_inner
+
+    rng = np.random.default_rng(3)
+    d_in, h, d_out = 3, 4, 2
+    W1, W2 = rng.standard_normal((h, d_in)), rng.standard_normal((d_out, h))
+    V1, V2 = rng.standard_normal((h, d_in)), rng.standard_normal((d_out, h))
+
+    def K(A1, A2):       # explicit NTK on whitened inputs, (d_out d_in) square
+        return np.kron(A2 @ A2.T, np.eye(d_in)) + np.kron(np.eye(d_out), A1.T @ A1)
+
+    Ka, Kb = K(W1, W2), K(V1, V2)
+    assert ntk_inner(W2 @ W2.T, W1.T @ W1, V2 @ V2.T, V1.T @ V1) == pytest.approx(
+        np.sum(Ka * Kb), rel=1e-12)
+    expected = 1 - np.sum(Ka * Kb) / (np.linalg.norm(Ka) * np.linalg.norm(Kb))
+    assert kernel_distance(V1, V2, W1, W2) == pytest.approx(expected, rel=1e-12)
+    assert kernel_distance(W1, W2, W1, W2) == pytest.approx(0.0, abs=1e-14)
+    assert weight_change(V1, V2, W1, W2) == pytest.approx(
+        np.sqrt(np.sum((V1 - W1) ** 2) + np.sum((V2 - W2) ** 2)))
+
+
+def test_kernel_distance_falls_as_lambda_grows():
+    """Rich (lambda ~ 0) to lazy (|lambda| large): the NTK moves less, for both signs."""
+    from odesolve.linear.measures import ntk_inner
+
+    rng = np.random.default_rng(0)
+    U, _ = np.linalg.qr(rng.standard_normal((6, 6)))
+    V, _ = np.linalg.qr(rng.standard_normal((6, 6)))
+    Sigma = U @ np.diag([3, 2, 1.5, 1, 0.5, 0.2]) @ V.T
+    dist = {}
+    for lam in (-5.0, -2.0, -1.0, -0.3, 0.0, 0.3, 1.0, 2.0, 5.0):
+        W1, W2 = balanced_weights(6, 6, 6, lam, scale=0.1, seed=2)
+        X = exact_QQT(Sigma, W1, W2, 20.0)
+        A1, A2 = X[:6, :6], X[6:, 6:]          # W1^T W1, W2 W2^T at t = 20
+        C, D = W2 @ W2.T, W1.T @ W1
+        dist[lam] = 1 - ntk_inner(A2, A1, C, D) / np.sqrt(ntk_inner(A2, A1, A2, A1)
+                                                           * ntk_inner(C, D, C, D))
+    for side in (1.0, -1.0):
+        d = [dist[side * abs(x)] if x else dist[0.0] for x in (0.0, 0.3, 1.0, 2.0, 5.0)]
+        assert np.all(np.diff(d) < 0), d
+
+
+def test_low_rank_initialisations():
+    rng = np.random.default_rng(1)
+    W = rng.standard_normal((6, 5))
+    L = low_rank_weights(W, 2)
+    assert np.linalg.matrix_rank(L) == 2
+    assert np.linalg.norm(L) == pytest.approx(np.linalg.norm(W))
+    Sigma = rng.standard_normal((4, 5))
+    W1, W2 = rng.standard_normal((6, 5)), rng.standard_normal((4, 6))
+    A1, A2 = task_aligned_low_rank(W1, W2, Sigma, 2)
+    U, _, Vt = np.linalg.svd(Sigma)
+    # the row space of A1 and the column space of A2 are the task's top-2 singular spaces
+    np.testing.assert_allclose(A1 @ Vt[2:].T, 0.0, atol=1e-12)
+    np.testing.assert_allclose(U[:, 2:].T @ A2, 0.0, atol=1e-12)
+    assert np.linalg.norm(A1) == pytest.approx(np.linalg.norm(W1))
+    assert representation_alignment(Vt[:1], Sigma) > representation_alignment(Vt[-1:], Sigma)

@@ -7,7 +7,11 @@
   reference integration of the same dynamics with the compiled solvers.
 """
 from .exact import balanced_mode, exact_QQT, network_function, ntk_blocks, riccati_matrix, saxe_mode
+from .measures import (kernel_distance, low_rank_weights, representation_alignment,
+                       task_aligned_low_rank, weight_change)
 from .network import balanced_weights, gradient_flow
 
 __all__ = ["exact_QQT", "network_function", "ntk_blocks", "riccati_matrix", "saxe_mode",
-           "balanced_mode", "balanced_weights", "gradient_flow"]
+           "balanced_mode", "balanced_weights", "gradient_flow", "kernel_distance",
+           "low_rank_weights", "representation_alignment", "task_aligned_low_rank",
+           "weight_change"]
