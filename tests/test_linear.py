@@ -125,3 +125,29 @@ def test_low_rank_initialisations():
     np.testing.assert_allclose(U[:, 2:].T @ A2, 0.0, atol=1e-12)
     assert np.linalg.norm(A1) == pytest.approx(np.linalg.norm(W1))
     assert representation_alignment(Vt[:1], Sigma) > representation_alignment(Vt[-1:], Sigma)
+
+
+def test_depth_two_mode_is_saxe_and_deeper_is_slower():
+    from odesolve.linear.critical import depth_mode
+
+    t = np.linspace(0, 5, 11)
+    np.testing.assert_allclose(depth_mode(t, 2.0, 1e-3, 2), saxe_mode(t, 2.0, 1e-3),
+                               atol=1e-9)
+    half = [np.interp(1.0, depth_mode(np.linspace(0, 400, 4001), 2.0, 1e-2, D),
+                      np.linspace(0, 400, 4001)) for D in (2, 3, 4)]
+    assert half[0] < half[1] < half[2]          # time to reach s/2 grows with depth
+
+
+def test_critical_periods():
+    """Early deficit: the deprived pathway stays behind for good; late deficit: no lasting
+    effect (share 1/2 by symmetry); the sensitive period lasts longer in deeper networks."""
+    from odesolve.linear.critical import critical_period_curve, pathway_deficit
+
+    t, K = pathway_deficit(2, onset=0.0, length=0.0, t_total=100.0)
+    np.testing.assert_allclose(K[-1], [0.5, 0.5], atol=1e-8)       # no deficit: symmetric
+    d = critical_period_curve(depths=(2, 3, 4), onsets=[0.0, 40.0, 300.0], length=20.0,
+                              t_total=800.0)
+    share = np.array(d["final_share_b"])
+    assert np.all(share[:, 0] < 0.01)                    # early deficit: lasting
+    assert np.allclose(share[:, -1], 0.5, atol=0.02)      # late deficit: none
+    assert share[0, 1] > 0.49 and share[2, 1] < 0.01      # at onset 40: D = 2 fine, D = 4 not

@@ -9,9 +9,10 @@
 from .exact import balanced_mode, exact_QQT, network_function, ntk_blocks, riccati_matrix, saxe_mode
 from .measures import (kernel_distance, low_rank_weights, representation_alignment,
                        task_aligned_low_rank, weight_change)
+from .critical import critical_period_curve, depth_mode, pathway_deficit
 from .network import balanced_weights, gradient_flow
 
 __all__ = ["exact_QQT", "network_function", "ntk_blocks", "riccati_matrix", "saxe_mode",
            "balanced_mode", "balanced_weights", "gradient_flow", "kernel_distance",
            "low_rank_weights", "representation_alignment", "task_aligned_low_rank",
-           "weight_change"]
+           "weight_change", "critical_period_curve", "depth_mode", "pathway_deficit"]
