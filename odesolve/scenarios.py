@@ -182,6 +182,71 @@ def _plot_ewc(d, axes):
     axes[0].set_title(f"feature similarity {d['feature_similarity']:g}, multi-head")
 
 
+# --- deep linear networks (issue 6) --------------------------------------------------------
+def _linear_task(d=6, seed=0):
+    rng = np.random.default_rng(seed)
+    U, _ = np.linalg.qr(rng.standard_normal((d, d)))
+    V, _ = np.linalg.qr(rng.standard_normal((d, d)))
+    return U @ np.diag(np.linspace(3.0, 0.2, d)) @ V.T
+
+
+def lazy_rich(quick=False) -> dict:
+    """Two-layer linear network 6-6-6, lambda-balanced start at scale 0.1: loss curves and the
+    kernel distance at t = 20 against lambda (exact solution)."""
+    from .linear import balanced_weights, exact_QQT
+    from .linear.measures import ntk_inner
+
+    Sigma = _linear_task()
+    lams = [0.0, 0.3, 1.0, 2.0, 5.0] if quick else [-5.0, -2.0, -1.0, -0.3, 0.0, 0.3, 1.0,
+                                                    2.0, 5.0, 10.0]
+    t = np.linspace(0, 20, 81)
+    loss, dist = [], []
+    for lam in lams:
+        W1, W2 = balanced_weights(6, 6, 6, lam, scale=0.1, seed=2)
+        X = exact_QQT(Sigma, W1, W2, t)
+        loss.append((0.5 * ((Sigma - X[:, 6:, :6]) ** 2).sum(axis=(1, 2))).tolist())
+        A1, A2 = X[-1, :6, :6], X[-1, 6:, 6:]
+        C, D = W2 @ W2.T, W1.T @ W1
+        dist.append(float(1 - ntk_inner(A2, A1, C, D)
+                          / np.sqrt(ntk_inner(A2, A1, A2, A1) * ntk_inner(C, D, C, D))))
+    return {"scenario": "lazy_rich", "lambda": lams, "t": t.tolist(), "loss": loss,
+            "kernel_distance_t20": dist, "dims": [6, 6, 6], "scale": 0.1}
+
+
+def _plot_lazy_rich(d, axes):
+    import matplotlib
+
+    cmap = matplotlib.colormaps["coolwarm"]
+    lams = np.array(d["lambda"])
+    for lam, curve in zip(lams, d["loss"]):
+        c = cmap(0.5 + 0.5 * np.sign(lam) * min(abs(lam) / max(abs(lams)), 1.0))
+        axes[0].plot(d["t"], np.maximum(curve, 1e-16), color=c, label=f"lambda = {lam:g}")
+    axes[0].set(yscale="log", xlabel="t / tau", ylabel="loss", title="rich (lambda ~ 0) to lazy")
+    axes[0].legend(fontsize=7, ncol=2)
+    axes[1].plot(lams, d["kernel_distance_t20"], "o-")
+    axes[1].set(xlabel="lambda", ylabel="kernel distance 1 - <K0, Kt>/(|K0||Kt|) at t = 20",
+                title="exact lambda-balanced solution, 6-6-6")
+
+
+def critical_periods(quick=False) -> dict:
+    from .linear import critical_period_curve
+
+    onsets = np.linspace(0, 300, 7 if quick else 31)
+    return {"scenario": "critical_periods",
+            **critical_period_curve(depths=(2, 3, 4), onsets=onsets, length=20.0,
+                                    t_total=1500.0)}
+
+
+def _plot_critical_periods(d, ax):
+    for D, row in zip(d["depths"], d["final_share_b"]):
+        ax.plot(d["onsets"], row, "o-", ms=3, label=f"depth {D}")
+    ax.axhline(0.5, color="0.6", lw=0.8, ls="--")
+    ax.set(xlabel=f"deficit onset (pathway b frozen for {d['length']:g})",
+           ylabel="final share K_b / S of the deprived pathway",
+           title="critical periods in two-pathway deep linear networks")
+    ax.legend(fontsize=8)
+
+
 SCENARIOS = {
     "specialisation": (specialisation, _plot_specialisation, 1,
                        "(a) specialisation index against the imbalance ratio"),
@@ -189,6 +254,10 @@ SCENARIOS = {
                    "(b) forgetting against feature similarity, three initialisations"),
     "ewc": (ewc_strength, _plot_ewc, 2,
             "(c) forgetting and task-2 error against EWC strength"),
+    "lazy_rich": (lazy_rich, _plot_lazy_rich, 2,
+                  "deep linear: loss curves and kernel distance from rich to lazy (lambda)"),
+    "critical_periods": (critical_periods, _plot_critical_periods, 1,
+                         "deep linear: final deficit against deficit onset, per depth"),
 }
 
 
@@ -221,6 +290,10 @@ def validate(name: str, N: int = 10_000, seeds=range(8), n_out: int = 7) -> list
     (:func:`odesolve.multitask.compare.compare_protocol`). Returns one report per point."""
     from .multitask.compare import compare_protocol
 
+    if name not in ("specialisation", "forgetting", "ewc"):
+        raise ValueError(f"scenario {name!r} has no finite-N simulation to validate against "
+                         "(deep linear networks are checked against numerical gradient flow "
+                         "in tests/test_linear.py).")
     points = {"specialisation": [("r", 1.0), ("r", 1000.0)],
               "forgetting": [("balanced", 0.5), ("imbalanced", 0.5)],
               "ewc": [("balanced", 10.0), ("imbalanced", 10.0)]}[name]

@@ -40,7 +40,8 @@ def test_entropy_imbalance_forgetting_transfer():
     assert transfer(0.1, 0.4) == pytest.approx(0.3)
 
 
-@pytest.mark.parametrize("name", ["specialisation", "forgetting", "ewc"])
+@pytest.mark.parametrize("name", ["specialisation", "forgetting", "ewc", "lazy_rich",
+                                  "critical_periods"])
 def test_scenarios_write_figure_and_numbers(name, tmp_path):
     data, js, png = run_scenario(name, tmp_path, quick=True)
     assert png.exists() and png.stat().st_size > 10_000
@@ -64,6 +65,12 @@ def test_scenarios_write_figure_and_numbers(name, tmp_path):
         sym = back["symmetric"]
         assert np.allclose(sym["specialisation_at_switch"], 0.0, atol=1e-9)
         assert np.all(np.diff(sym["forgetting_stats"]["median"]) < 0)
+    elif name == "lazy_rich":
+        d = dict(zip(back["lambda"], back["kernel_distance_t20"]))
+        assert d[0.0] > d[1.0] > d[5.0] > 0                     # rich to lazy
+    elif name == "critical_periods":
+        share = np.array(back["final_share_b"])
+        assert np.all(share[:, 0] < 0.01) and np.allclose(share[:, -1], 0.5, atol=0.02)
     else:
         for init in ("balanced", "imbalanced"):
             f = np.array(back[init]["forgetting_stats"]["median"])
