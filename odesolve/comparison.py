@@ -308,8 +308,7 @@ def _deviation(t, mean, sem, ode, k, floor) -> dict:
 def plot_comparison(report: ComparisonReport, path=None):
     """eps_g and the overlaps R, Q and readouts v over time: ODE (seed mean) as lines, the
     simulation's seed mean as points with standard-error bars. Saved atomically to ``path``."""
-    from .io import atomic_path
-    from .plotting import _pyplot
+    from .plotting import _pyplot, save_figure
 
     plt = _pyplot()
     t, s = report.t, report.setup
@@ -352,9 +351,4 @@ def plot_comparison(report: ComparisonReport, path=None):
                  f"K={K}, M={M}, eta={s.eta:g}, eta_v={s.eta_readout:g}, sigma={s.sigma:g}; "
                  f"N={report.N}, {len(report.seeds)} seeds: "
                  f"{'PASS' if report.passed else 'FAIL'}")
-    if path is None:
-        return fig
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110, format=str(path).rsplit(".", 1)[-1])
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=110)

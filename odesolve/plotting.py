@@ -56,9 +56,15 @@ def plot_trajectory(traj, path=None, title=None, member: int = 0):
     s = traj.setup
     fig.suptitle(title or f"{s.activation_name}, K={s.K}, M={s.M}, eta={s.eta:g}, "
                  f"eta_v={s.eta_readout:g}, sigma={s.sigma:g}, kappa={s.weight_decay:g}")
+    return save_figure(fig, path)
+
+
+def save_figure(fig, path=None, dpi: int = 120):
+    """Write ``fig`` atomically to ``path`` (format from the suffix), close it and return the
+    path; without a path return the figure unchanged."""
     if path is None:
         return fig
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=120, format=str(path).rsplit(".", 1)[-1])
-    plt.close(fig)
+        fig.savefig(tmp, dpi=dpi, format=str(path).rsplit(".", 1)[-1])
+    _pyplot().close(fig)
     return path

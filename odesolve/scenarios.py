@@ -263,7 +263,7 @@ SCENARIOS = {
 
 def run_scenario(name: str, out_dir="odesolve-out/scenarios", quick: bool = False):
     """Run a scenario, write ``<out_dir>/<name>.json`` and ``.png``; return (data, json, png)."""
-    from .plotting import _pyplot
+    from .plotting import _pyplot, save_figure
 
     if name not in SCENARIOS:
         raise ValueError(f"unknown scenario {name!r}; choose from {sorted(SCENARIOS)}.")
@@ -279,9 +279,7 @@ def run_scenario(name: str, out_dir="odesolve-out/scenarios", quick: bool = Fals
     plt = _pyplot()
     fig, axes = plt.subplots(1, n_axes, figsize=(6.0 * n_axes, 4.4), constrained_layout=True)
     plot(data, axes)
-    with atomic_path(png) as tmp:
-        fig.savefig(tmp, dpi=120, format="png")
-    plt.close(fig)
+    save_figure(fig, png)
     return data, js, png
 
 

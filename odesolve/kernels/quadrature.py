@@ -52,7 +52,7 @@ import numba
 
 from .._jit import source_tag, specialise
 
-__all__ = ["quadrature_kernels", "tanh", "dtanh", "chol2", "chol3", "chol4"]
+__all__ = ["quadrature_kernels", "chol2", "chol3", "chol4"]
 
 #: relative pivot below which a field is treated as a combination of the previous ones
 PIVOT_RTOL = 1e-13
@@ -68,19 +68,6 @@ H_MAX = 0.9
 # defaults of the names bound by quadrature_kernels, so that the templates run as plain Python
 NQ = 24
 POLE = 0.5 * math.pi
-
-
-@numba.njit(cache=True)
-def tanh(x):
-    """tanh activation (Numba)."""
-    return math.tanh(x)
-
-
-@numba.njit(cache=True)
-def dtanh(x):
-    """Derivative of tanh, 1 - tanh(x)^2 (Numba)."""
-    t = math.tanh(x)
-    return 1.0 - t * t
 
 
 def g(x):  # placeholder, rebound by specialise
@@ -185,8 +172,9 @@ def trapezoid_rule(n, amp, pole):
 # --------------------------------------------------------------------------------------------
 # templates: call the global names g, dg; constants NQ (nodes per dimension), POLE
 # --------------------------------------------------------------------------------------------
-def I2_template(C11, C12, C22):
-    """<g(a) g(b)> for (a, b) ~ N(0, [[C11, C12], [C12, C22]]) by a 2-D trapezoidal rule."""
+def pair_template(C11, C12, C22):
+    """<f(a) f(b)> for (a, b) ~ N(0, [[C11, C12], [C12, C22]]) by a 2-D trapezoidal rule;
+    I2 binds ``f = g``, J2 binds ``f = dg``."""
     l11, l21, l22 = chol2(C11, C12, C22)
     n1, x01, h1, w01, r01, q1 = trapezoid_rule(NQ, max(l11, abs(l21)), POLE)
     n2, x02, h2, w02, r02, q2 = trapezoid_rule(NQ, l22, POLE)
@@ -199,33 +187,10 @@ def I2_template(C11, C12, C22):
         w2 = w02
         r2 = r02
         for j in range(n2):
-            inner += w2 * g(l21 * x1 + l22 * (x02 + j * h2))
+            inner += w2 * f(l21 * x1 + l22 * (x02 + j * h2))  # noqa: F821 (bound)
             w2 *= r2
             r2 *= q2
-        tot += w1 * g(l11 * x1) * inner
-        w1 *= r1
-        r1 *= q1
-    return tot
-
-
-def J2_template(C11, C12, C22):
-    """<g'(a) g'(b)> for (a, b) ~ N(0, [[C11, C12], [C12, C22]]) by a 2-D trapezoidal rule."""
-    l11, l21, l22 = chol2(C11, C12, C22)
-    n1, x01, h1, w01, r01, q1 = trapezoid_rule(NQ, max(l11, abs(l21)), POLE)
-    n2, x02, h2, w02, r02, q2 = trapezoid_rule(NQ, l22, POLE)
-    tot = 0.0
-    w1 = w01
-    r1 = r01
-    for i in range(n1):
-        x1 = x01 + i * h1
-        inner = 0.0
-        w2 = w02
-        r2 = r02
-        for j in range(n2):
-            inner += w2 * dg(l21 * x1 + l22 * (x02 + j * h2))
-            w2 *= r2
-            r2 *= q2
-        tot += w1 * dg(l11 * x1) * inner
+        tot += w1 * f(l11 * x1) * inner  # noqa: F821
         w1 *= r1
         r1 *= q1
     return tot
@@ -317,7 +282,9 @@ def I4_template(C11, C12, C13, C14, C22, C23, C24, C33, C34, C44):
     return tot
 
 
-_TEMPLATES = {"I2": I2_template, "J2": J2_template, "I3": I3_template, "I4": I4_template}
+#: kernel -> (template, the function bound as ``f`` in the pair template)
+_TEMPLATES = {"I2": (pair_template, "g"), "J2": (pair_template, "dg"),
+              "I3": (I3_template, None), "I4": (I4_template, None)}
 
 
 def quadrature_kernels(g, dg, n_nodes: int = 32, n_nodes_i4: int | None = None,
@@ -363,8 +330,12 @@ def quadrature_kernels(g, dg, n_nodes: int = 32, n_nodes_i4: int | None = None,
     g = g if hasattr(g, "py_func") else numba.njit(cache=True)(g)
     dg = dg if hasattr(dg, "py_func") else numba.njit(cache=True)(dg)
     out = {}
-    for name, template in _TEMPLATES.items():
+    funcs = {"g": g, "dg": dg}
+    for name, (template, pair) in _TEMPLATES.items():
         n = n4 if name == "I4" else n_nodes
-        tag = f"n{n}_" + source_tag(g, dg, sys.modules[__name__], repr(float(pole_distance)))
-        out[name] = specialise(template, tag, g=g, dg=dg, NQ=int(n), POLE=float(pole_distance))
+        tag = f"{name}_n{n}_" + source_tag(g, dg, sys.modules[__name__],
+                                           repr(float(pole_distance)))
+        extra = {"f": funcs[pair]} if pair else {}
+        out[name] = specialise(template, tag, g=g, dg=dg, NQ=int(n), POLE=float(pole_distance),
+                               **extra)
     return out

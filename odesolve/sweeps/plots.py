@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..io import atomic_path
+from ..plotting import save_figure
 from ..observables import OBSERVABLES
 from .result import SweepResult
 
@@ -75,7 +75,7 @@ def plot_heatmap(result: SweepResult, observable: str = "eps_g_final", x=None, y
                 transform=ax.transAxes)
     what = f"{observable}: {OBSERVABLES[observable]}\n" if observable in OBSERVABLES else ""
     ax.set_title(f"{what}{how} over {', '.join(others)}", fontsize=9)
-    return _save(fig, path, plt)
+    return save_figure(fig, path)
 
 
 def plot_curves(result: SweepResult, colour_by=None, path=None, max_curves: int = 400):
@@ -122,7 +122,7 @@ def plot_curves(result: SweepResult, colour_by=None, path=None, max_curves: int 
            ylabel=r"$\epsilon_g$" + task_note,
            title=f"{int(np.prod(eps.shape[:-1]))} members, coloured by {colour_by}")
     ax.legend(fontsize=7, ncol=2)
-    return _save(fig, path, plt)
+    return save_figure(fig, path)
 
 
 def plot_sweep(result: SweepResult, path, observable: str = "t_specialise", how="median"):
@@ -145,11 +145,3 @@ def plot_sweep(result: SweepResult, path, observable: str = "t_specialise", how=
         out.append(plot_curves(result, path=base.with_name(f"{base.name}-eps_g.png")))
     return out
 
-
-def _save(fig, path, plt):
-    if path is None:
-        return fig
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=120, format=str(path).rsplit(".", 1)[-1])
-    plt.close(fig)
-    return path
