@@ -238,8 +238,8 @@ def build_parser() -> argparse.ArgumentParser:
     sc = sub.add_parser("scenario", help="reproduce a result of Jarvis et al. 2025 (figure + "
                                          "JSON)",
                         formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG)
-    sc.add_argument("name", help="specialisation, forgetting, ewc, lazy_rich, critical_periods "
-                                 "or all")
+    sc.add_argument("name", help="specialisation, forgetting, ewc, scm_deficit, lazy_rich, "
+                                 "low_rank, critical_periods or all")
     sc.add_argument("-o", "--out", default="odesolve-out/scenarios", help="output folder")
     sc.add_argument("--quick", action="store_true", help="fewer points and replicas")
     sc.add_argument("--validate", action="store_true",

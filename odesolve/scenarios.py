@@ -37,6 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from .io import atomic_path
+from .linear.scenarios import LINEAR_SCENARIOS
 from .multitask import (MultiTaskSetup, MultiTaskState, Phase, Protocol, continual,
                         integrate_protocol, teacher_overlaps)
 from .observables import forgetting, teacher_specialisation
@@ -182,68 +183,56 @@ def _plot_ewc(d, axes):
     axes[0].set_title(f"feature similarity {d['feature_similarity']:g}, multi-head")
 
 
-# --- deep linear networks (issue 6) --------------------------------------------------------
-def _linear_task(d=6, seed=0):
-    rng = np.random.default_rng(seed)
-    U, _ = np.linalg.qr(rng.standard_normal((d, d)))
-    V, _ = np.linalg.qr(rng.standard_normal((d, d)))
-    return U @ np.diag(np.linspace(3.0, 0.2, d)) @ V.T
+def scm_deficit(quick=False, threshold=1e-4) -> dict:
+    """(d) A deficit window in the teacher-student setting (critical periods, transposed):
+    erf K = M = 2, eta = 1, balanced start, single head; teacher 0, then for 100 time units a
+    degraded teacher 1 (feature similarity 0, same readouts), then teacher 0 again
+    (:func:`odesolve.multitask.deficit`). Per onset: the time task 0 spends above
+    ``threshold`` beyond the undisturbed run's, minus the window itself (0: the window is a
+    pure pause), and the recovery time after the window; medians over the replicas."""
+    from .multitask import deficit
+
+    setup = MultiTaskSetup(2, 2, P=2, heads="single", eta=1.0)
+    T = teacher_overlaps(2, 2, feature_similarity=0.0)
+    V = np.ones((2, 2))
+    states = [MultiTaskState.random(setup, T, V, N=N_INIT, seed=s, **INITS["balanced"])
+              for s in range(2 if quick else 4)]
+    window, after, dt = 100.0, 600.0, 2.5
+    onsets = [0.0, 100.0, 600.0] if quick else [0.0, 50.0, 100.0, 150.0, 200.0, 300.0, 400.0,
+                                                 600.0]
+
+    def time_above(prot):
+        tr = integrate_protocol(setup, states, prot,
+                                times=np.arange(0.0, prot.t_max + dt / 2, dt))
+        e = tr.eps_g[:, :, 0]
+        if np.any(e[:, -1] > threshold):
+            raise RuntimeError("task 0 did not recover within the protocol; lengthen it")
+        last = np.array([tr.t[np.flatnonzero(row > threshold)[-1] + 1] for row in e])
+        return (e > threshold).sum(axis=1) * dt, last
+
+    control, _ = time_above(Protocol((Phase(max(onsets) + window + after, teacher=0,
+                                            head=0),)))
+    extra, recovery = [], []
+    for on in onsets:
+        prot = deficit(on, window, after) if on > 0 else Protocol(
+            (Phase(window, teacher=1, head=0), Phase(after, teacher=0, head=0)))
+        above, last = time_above(prot)
+        extra.append(float(np.median(above - control - window)))
+        recovery.append(float(np.median(last - on - window)))
+    return {"scenario": "scm_deficit", "onsets": onsets, "window": window,
+            "threshold": threshold, "extra_time_lost": extra, "recovery_time": recovery,
+            "control_time_to_threshold": float(np.median(control)),
+            "n_replicas": len(states)}
 
 
-def lazy_rich(quick=False) -> dict:
-    """Two-layer linear network 6-6-6, lambda-balanced start at scale 0.1: loss curves and the
-    kernel distance at t = 20 against lambda (exact solution)."""
-    from .linear import balanced_weights, exact_QQT
-    from .linear.measures import ntk_inner
-
-    Sigma = _linear_task()
-    lams = [0.0, 0.3, 1.0, 2.0, 5.0] if quick else [-5.0, -2.0, -1.0, -0.3, 0.0, 0.3, 1.0,
-                                                    2.0, 5.0, 10.0]
-    t = np.linspace(0, 20, 81)
-    loss, dist = [], []
-    for lam in lams:
-        W1, W2 = balanced_weights(6, 6, 6, lam, scale=0.1, seed=2)
-        X = exact_QQT(Sigma, W1, W2, t)
-        loss.append((0.5 * ((Sigma - X[:, 6:, :6]) ** 2).sum(axis=(1, 2))).tolist())
-        A1, A2 = X[-1, :6, :6], X[-1, 6:, 6:]
-        C, D = W2 @ W2.T, W1.T @ W1
-        dist.append(float(1 - ntk_inner(A2, A1, C, D)
-                          / np.sqrt(ntk_inner(A2, A1, A2, A1) * ntk_inner(C, D, C, D))))
-    return {"scenario": "lazy_rich", "lambda": lams, "t": t.tolist(), "loss": loss,
-            "kernel_distance_t20": dist, "dims": [6, 6, 6], "scale": 0.1}
-
-
-def _plot_lazy_rich(d, axes):
-    import matplotlib
-
-    cmap = matplotlib.colormaps["coolwarm"]
-    lams = np.array(d["lambda"])
-    for lam, curve in zip(lams, d["loss"]):
-        c = cmap(0.5 + 0.5 * np.sign(lam) * min(abs(lam) / max(abs(lams)), 1.0))
-        axes[0].plot(d["t"], np.maximum(curve, 1e-16), color=c, label=f"lambda = {lam:g}")
-    axes[0].set(yscale="log", xlabel="t / tau", ylabel="loss", title="rich (lambda ~ 0) to lazy")
-    axes[0].legend(fontsize=7, ncol=2)
-    axes[1].plot(lams, d["kernel_distance_t20"], "o-")
-    axes[1].set(xlabel="lambda", ylabel="kernel distance 1 - <K0, Kt>/(|K0||Kt|) at t = 20",
-                title="exact lambda-balanced solution, 6-6-6")
-
-
-def critical_periods(quick=False) -> dict:
-    from .linear import critical_period_curve
-
-    onsets = np.linspace(0, 300, 7 if quick else 31)
-    return {"scenario": "critical_periods",
-            **critical_period_curve(depths=(2, 3, 4), onsets=onsets, length=20.0,
-                                    t_total=1500.0)}
-
-
-def _plot_critical_periods(d, ax):
-    for D, row in zip(d["depths"], d["final_share_b"]):
-        ax.plot(d["onsets"], row, "o-", ms=3, label=f"depth {D}")
-    ax.axhline(0.5, color="0.6", lw=0.8, ls="--")
-    ax.set(xlabel=f"deficit onset (pathway b frozen for {d['length']:g})",
-           ylabel="final share K_b / S of the deprived pathway",
-           title="critical periods in two-pathway deep linear networks")
+def _plot_scm_deficit(d, ax):
+    ax.plot(d["onsets"], d["extra_time_lost"], "o-", label="time lost beyond the window")
+    ax.plot(d["onsets"], d["recovery_time"], "s-", label="recovery time after the window")
+    ax.axvline(d["control_time_to_threshold"], color="0.6", ls="--", lw=0.8,
+               label="undisturbed run reaches the threshold")
+    ax.set(xlabel=f"onset of the deficit window (length {d['window']:g})",
+           ylabel=f"time (eps_g of task 0 above {d['threshold']:g})",
+           title="teacher-student: a deficit window is a pause, not a critical period")
     ax.legend(fontsize=8)
 
 
@@ -254,10 +243,9 @@ SCENARIOS = {
                    "(b) forgetting against feature similarity, three initialisations"),
     "ewc": (ewc_strength, _plot_ewc, 2,
             "(c) forgetting and task-2 error against EWC strength"),
-    "lazy_rich": (lazy_rich, _plot_lazy_rich, 2,
-                  "deep linear: loss curves and kernel distance from rich to lazy (lambda)"),
-    "critical_periods": (critical_periods, _plot_critical_periods, 1,
-                         "deep linear: final deficit against deficit onset, per depth"),
+    "scm_deficit": (scm_deficit, _plot_scm_deficit, 1,
+                    "(d) a deficit window in the teacher-student setting, against its onset"),
+    **LINEAR_SCENARIOS,
 }
 
 

@@ -151,3 +151,88 @@ def test_critical_periods():
     assert np.all(share[:, 0] < 0.01)                    # early deficit: lasting
     assert np.allclose(share[:, -1], 0.5, atol=0.02)      # late deficit: none
     assert share[0, 1] > 0.49 and share[2, 1] < 0.01      # at onset 40: D = 2 fine, D = 4 not
+
+
+def _chain_rhs_numpy(Sigma, mask, shapes):
+    """Independent masked gradient flow of a depth-D chain (plain NumPy)."""
+    def f(_, y):
+        W, off = [], 0
+        for sh in shapes:
+            W.append(y[off:off + sh[0] * sh[1]].reshape(sh))
+            off += sh[0] * sh[1]
+        P = W[0]
+        for Wl in W[1:]:
+            P = Wl @ P
+        E = mask * (Sigma - P)
+        grads = []
+        for l in range(len(W)):
+            above = np.eye(Sigma.shape[0])
+            for Wl in W[l + 1:][::-1]:
+                above = above @ Wl
+            below = np.eye(Sigma.shape[1])
+            for Wl in W[:l]:
+                below = Wl @ below
+            grads.append((above.T @ E @ below.T).ravel())
+        return np.concatenate(grads)
+    return f
+
+
+@pytest.mark.parametrize("masked", [False, True])
+def test_chain_gradient_flow_against_numpy(masked):
+    from odesolve.linear.deep import chain_gradient_flow, random_chain
+
+    rng = np.random.default_rng(4)
+    Sigma = rng.standard_normal((4, 5))
+    mask = (rng.random((4, 5)) < 0.6).astype(float) if masked else np.ones((4, 5))
+    W = random_chain(5, 3, 4, 3, 0.6, seed=1)
+    t = np.linspace(0, 3, 4)
+    ours = chain_gradient_flow(Sigma, W, t, mask=mask if masked else None, rtol=1e-12,
+                               atol=1e-14)
+    ref = solve_ivp(_chain_rhs_numpy(Sigma, mask, [w.shape for w in W]), (0, 3),
+                    np.concatenate([w.ravel() for w in W]), t_eval=t, method="DOP853",
+                    rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(np.concatenate([w.reshape(4, -1) for w in ours], axis=1),
+                               ref.y.T, atol=1e-9)
+
+
+@pytest.mark.parametrize("D", [1, 2, 3, 4])
+def test_balanced_aligned_chain_follows_the_depth_mode_equation(D):
+    """Each singular value of a balanced aligned depth-D chain follows
+    du/dt = D u^(2 - 2/D) (s - u) (THEORY.md section 3)."""
+    from odesolve.linear.critical import depth_mode
+    from odesolve.linear.deep import aligned_chain, chain_gradient_flow, end_to_end
+
+    s = np.array([3.0, 1.0, 0.5])
+    Sigma = np.diag(s)
+    W = aligned_chain(Sigma, D, 1e-2, width=5, seed=3)
+    np.testing.assert_allclose(end_to_end(W), 1e-2 * np.eye(3), atol=1e-14)
+    t = np.linspace(0, 20, 6)
+    sv = np.linalg.svd(end_to_end(chain_gradient_flow(Sigma, W, t, rtol=1e-11, atol=1e-14)),
+                       compute_uv=False)
+    ref = np.stack([depth_mode(t, si, 1e-2, D) for si in s], axis=1)
+    np.testing.assert_allclose(sv, ref, atol=1e-8)
+
+
+def test_chain_input_errors():
+    from odesolve.linear.deep import chain_gradient_flow
+
+    with pytest.raises(ValueError, match="must chain"):
+        chain_gradient_flow(np.eye(2), [np.eye(2), np.ones((2, 3))], [0, 1])
+    with pytest.raises(ValueError, match="Sigma must have shape"):
+        chain_gradient_flow(np.eye(3), [np.eye(2)], [0, 1])
+    with pytest.raises(ValueError, match="mask"):
+        chain_gradient_flow(np.eye(2), [np.eye(2)], [0, 1], mask=np.ones(3))
+
+
+def test_matrix_completion_deficit():
+    """Depth 2: an early deprivation leaves a lasting error on the unobserved entries, a late
+    one none. Depth 3 completes the matrix much better (the low-rank bias of depth)."""
+    from odesolve.linear.critical import completion_deficit, completion_task
+
+    task = completion_task(seed=0)
+    control = completion_deficit(2, task, seed=100)
+    early = completion_deficit(2, task, onset=0.0, length=40.0, seed=100)
+    late = completion_deficit(2, task, onset=16.0, length=40.0, seed=100)
+    assert early > 3 * control
+    assert late == pytest.approx(control, rel=0.01)
+    assert completion_deficit(3, task, seed=100) < 0.1 * control

@@ -40,8 +40,8 @@ def test_entropy_imbalance_forgetting_transfer():
     assert transfer(0.1, 0.4) == pytest.approx(0.3)
 
 
-@pytest.mark.parametrize("name", ["specialisation", "forgetting", "ewc", "lazy_rich",
-                                  "critical_periods"])
+@pytest.mark.parametrize("name", ["specialisation", "forgetting", "ewc", "scm_deficit",
+                                  "lazy_rich", "low_rank", "critical_periods"])
 def test_scenarios_write_figure_and_numbers(name, tmp_path):
     data, js, png = run_scenario(name, tmp_path, quick=True)
     assert png.exists() and png.stat().st_size > 10_000
@@ -71,6 +71,21 @@ def test_scenarios_write_figure_and_numbers(name, tmp_path):
     elif name == "critical_periods":
         share = np.array(back["final_share_b"])
         assert np.all(share[:, 0] < 0.01) and np.allclose(share[:, -1], 0.5, atol=0.02)
+        c = back["completion"]
+        err, ctrl = np.array(c["test_error"]), np.array(c["control"])
+        assert err[0, 0, 0] > 3 * ctrl[0, 0]                     # depth 2, onset 0: lasting
+        assert err[0, 0, -1] == pytest.approx(ctrl[0, 0], rel=0.02)   # onset 64: none
+    elif name == "low_rank":
+        wc = {k: np.array(v, dtype=float) for k, v in back["weight_change"].items()}
+        kd = {k: np.array(v, dtype=float) for k, v in back["kernel_distance"].items()}
+        assert np.all(np.diff(np.nanmean(kd["random"], axis=0)) < 0)    # ranks 2, 3, 6, 10
+        assert np.nanmean(wc["random"][:, 0]) > np.mean(wc["full"])      # rank 2 richer
+        assert np.nanmean(wc["aligned"][:, 1]) < 0.7 * np.mean(wc["full"])  # aligned rank 3
+        assert back["max_relative_loss"] < 1e-5                          # all converged
+    elif name == "scm_deficit":
+        extra = dict(zip(back["onsets"], back["extra_time_lost"]))
+        # on the plateau the window is a pause; after specialisation it costs a relearning
+        assert abs(extra[0.0]) < 20 and extra[600.0] > 50
     else:
         for init in ("balanced", "imbalanced"):
             f = np.array(back[init]["forgetting_stats"]["median"])

@@ -1,18 +1,30 @@
-"""Deep linear networks (THEORY.md section 3; issue 6, in progress).
+"""Deep linear networks (THEORY.md section 3).
 
 - :func:`exact_QQT`: the exact lambda-balanced solution (Domine et al. 2024) of a two-layer
   linear network, with the network function and NTK blocks; :func:`saxe_mode`,
   :func:`balanced_mode` for single modes.
 - :func:`balanced_weights`: lambda-balanced initial weights; :func:`gradient_flow`: the
   reference integration of the same dynamics with the compiled solvers.
+- :func:`chain_gradient_flow`: (masked) gradient flow of depth-D chains; :func:`depth_mode`
+  for one mode of a balanced chain; :func:`aligned_chain`, :func:`random_chain`.
+- Rich versus lazy: :func:`weight_change`, :func:`kernel_distance`,
+  :func:`representation_alignment`, low-rank starts and :func:`rank_study`.
+- Critical periods: :func:`pathway_deficit`, :func:`critical_period_curve`,
+  :func:`completion_deficit`, :func:`completion_deficit_curve`.
 """
 from .exact import balanced_mode, exact_QQT, network_function, ntk_blocks, riccati_matrix, saxe_mode
 from .measures import (kernel_distance, low_rank_weights, representation_alignment,
                        task_aligned_low_rank, weight_change)
-from .critical import critical_period_curve, depth_mode, pathway_deficit
+from .critical import (completion_deficit, completion_deficit_curve, completion_task,
+                       critical_period_curve, depth_mode, pathway_deficit)
+from .deep import aligned_chain, chain_gradient_flow, end_to_end, random_chain
 from .network import balanced_weights, gradient_flow
+from .rank import rank_study, rank_task
 
 __all__ = ["exact_QQT", "network_function", "ntk_blocks", "riccati_matrix", "saxe_mode",
            "balanced_mode", "balanced_weights", "gradient_flow", "kernel_distance",
            "low_rank_weights", "representation_alignment", "task_aligned_low_rank",
-           "weight_change", "critical_period_curve", "depth_mode", "pathway_deficit"]
+           "weight_change", "critical_period_curve", "depth_mode", "pathway_deficit",
+           "completion_task", "completion_deficit", "completion_deficit_curve",
+           "chain_gradient_flow", "aligned_chain", "random_chain", "end_to_end",
+           "rank_study", "rank_task"]

@@ -19,7 +19,8 @@ import numpy as np
 
 from ..solvers import Problem, solve
 
-__all__ = ["pathway_deficit", "critical_period_curve", "depth_mode"]
+__all__ = ["pathway_deficit", "critical_period_curve", "depth_mode", "completion_task",
+           "completion_deficit", "completion_deficit_curve"]
 
 
 @numba.njit(cache=True, error_model="numpy")
@@ -93,3 +94,70 @@ def critical_period_curve(depths=(2, 3, 4), onsets=None, length: float = 20.0,
             share[i, j] = K[-1, 1] / S
     return {"depths": list(depths), "onsets": onsets.tolist(), "length": length,
             "t_total": t_total, "S": S, "p0": p0, "final_share_b": share.tolist()}
+
+
+def completion_task(n: int = 20, rank: int = 2, observed: float = 0.5, keep: float = 0.2,
+                    seed=0):
+    """A low-rank matrix-completion task (Arora et al. 2019) with its deficit.
+
+    Returns
+    -------
+    dict with ``target`` (n, n) of the given rank with singular values
+    ``sqrt(n) * linspace(2, 1, rank)``, ``mask`` (n, n) 0/1 with a fraction ``observed`` of
+    the entries seen, and ``deprived`` (n, n): the deficit sees only a random fraction
+    ``keep`` of the observed entries.
+    """
+    rng = np.random.default_rng(seed)
+    U = np.linalg.qr(rng.standard_normal((n, rank)))[0]
+    V = np.linalg.qr(rng.standard_normal((n, rank)))[0]
+    target = U @ np.diag(np.linspace(2.0, 1.0, rank)) @ V.T * np.sqrt(n)
+    mask = (rng.random((n, n)) < observed).astype(float)
+    deprived = mask * (rng.random((n, n)) < keep)
+    return {"target": target, "mask": mask, "deprived": deprived}
+
+
+def completion_deficit(D: int, task: dict, onset: float = 0.0, length: float = 0.0,
+                       t_total: float = 400.0, init: float = 1e-4, seed=0) -> float:
+    """Matrix completion through a deprivation window (Kleinman, Achille & Soatto 2024).
+
+    A depth-D chain (width n, layers i.i.d. at per-layer scale ``init^(1/D)``, so the
+    end-to-end map starts near size ``init``) is trained by gradient flow on the observed
+    entries, except during [onset, onset + length], when it sees only ``task["deprived"]``.
+
+    Returns
+    -------
+    float
+        Relative error on the unobserved entries at ``t_total``:
+        ``||(1 - mask) o (P - target)|| / ||(1 - mask) o target||``.
+    """
+    from .deep import chain_gradient_flow, end_to_end, random_chain
+
+    target, mask = task["target"], task["mask"]
+    n = target.shape[0]
+    W = random_chain(n, n, n, D, init ** (1.0 / D), seed=seed)
+    for dur, seen in ((onset, mask), (length, task["deprived"]),
+                      (t_total - onset - length, mask)):
+        if dur > 0:
+            W = [w[-1] for w in chain_gradient_flow(target, W, [0.0, dur], mask=seen,
+                                                    rtol=1e-8, atol=1e-12)]
+    hidden = 1.0 - mask
+    return float(np.linalg.norm(hidden * (end_to_end(W) - target))
+                 / np.linalg.norm(hidden * target))
+
+
+def completion_deficit_curve(depths=(2, 3, 4), onsets=(0, 1, 2, 4, 8, 16, 32, 64),
+                             length: float = 40.0, t_total: float = 400.0, seeds=(0, 1),
+                             **task_kw) -> dict:
+    """Final error on the unobserved entries against deprivation onset, per depth and seed,
+    with the undeprived control (``control``, shape (depths, seeds))."""
+    err = np.empty((len(depths), len(seeds), len(onsets)))
+    ctrl = np.empty((len(depths), len(seeds)))
+    for s, seed in enumerate(seeds):
+        task = completion_task(seed=seed, **task_kw)
+        for i, D in enumerate(depths):
+            ctrl[i, s] = completion_deficit(D, task, t_total=t_total, seed=seed + 100)
+            for j, on in enumerate(onsets):
+                err[i, s, j] = completion_deficit(D, task, on, length, t_total, seed=seed + 100)
+    return {"depths": list(depths), "onsets": list(map(float, onsets)), "length": length,
+            "t_total": t_total, "seeds": list(seeds), "test_error": err.tolist(),
+            "control": ctrl.tolist()}

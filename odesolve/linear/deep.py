@@ -1,0 +1,227 @@
+"""Gradient flow of deep linear chains, optionally on a subset of observed entries.
+
+A depth-D chain ``P = W_D ... W_1`` with W_l of shape (n_l, n_{l-1}), n_0 = d_in and
+n_D = d_out, trained by gradient flow with time constant tau on
+
+    L = 1/2 || M o (Sigma - P) ||_F^2,      tau dW_l/dt = (W_D..W_{l+1})^T E (W_{l-1}..W_1)^T,
+
+with ``E = M o (Sigma - P)`` (o: entrywise product). With the mask M all ones this is
+regression on whitened inputs (Saxe et al. 2014; D = 2 is :mod:`odesolve.linear.exact`);
+with a 0/1 mask it is matrix completion from the observed entries (Arora et al. 2019;
+Kleinman, Achille & Soatto 2024). Integrated numerically with the package's compiled
+Dormand-Prince solver; this is the reference the exact and mode solutions are checked against.
+
+Balanced chains whose layers are aligned with the singular vectors of Sigma stay so, and each
+singular value u of P obeys ``tau du/dt = D u^(2 - 2/D) (s - u)``
+(:func:`odesolve.linear.depth_mode`): :func:`aligned_chain` builds such a start.
+"""
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from ..kernels.views import matrix
+from ..solvers import Problem, solve
+
+__all__ = ["chain_gradient_flow", "end_to_end", "aligned_chain", "random_chain",
+           "CHAIN_GRADIENT_FLOW"]
+
+_HEAD = 2          # p = [D, tau, n_0 .. n_D, Sigma (n_D n_0), mask (n_D n_0)]
+
+
+@numba.njit(cache=True)
+def _matmul(A, B, C, transpose_a, transpose_b):
+    """C = op(A) op(B) into the view C (no allocation)."""
+    n, m = C.shape
+    inner = A.shape[0] if transpose_a else A.shape[1]
+    for i in range(n):
+        for j in range(m):
+            acc = 0.0
+            for k in range(inner):
+                a = A[k, i] if transpose_a else A[i, k]
+                b = B[j, k] if transpose_b else B[k, j]
+                acc += a * b
+            C[i, j] = acc
+
+
+@numba.njit(cache=True)
+def _copy(A, C):
+    for i in range(C.shape[0]):
+        for j in range(C.shape[1]):
+            C[i, j] = A[i, j]
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _chain_rhs(t, y, p, work, out):
+    """Masked gradient flow of a depth-D chain; layout in the module docstring.
+
+    work holds the prefixes Pre_l = W_l..W_1 (n_l, n_0) for l = 1..D, the suffixes
+    Suf_l = W_D..W_{l+1} (n_D, n_l) for l = 0..D-1, E (n_D, n_0) and G (n_max, n_0).
+    """
+    D = int(p[0])
+    inv_tau = 1.0 / p[1]
+    n0 = int(p[_HEAD])
+    nD = int(p[_HEAD + D])
+    s_off = _HEAD + D + 1
+    Sigma = matrix(p, s_off, nD, n0)
+    Mask = matrix(p, s_off + nD * n0, nD, n0)
+    # weight offsets
+    w_off = 0
+    pre_off = 0
+    for l in range(1, D + 1):
+        nl = int(p[_HEAD + l])
+        nprev = int(p[_HEAD + l - 1])
+        W = matrix(y, w_off, nl, nprev)
+        Pre = matrix(work, pre_off, nl, n0)
+        if l == 1:
+            _copy(W, Pre)
+        else:
+            _matmul(W, matrix(work, pre_off - nprev * n0, nprev, n0), Pre, False, False)
+        w_off += nl * nprev
+        pre_off += nl * n0
+    suf_start = pre_off
+    # suffixes, stored for l = 0..D-1 at increasing offsets; build from l = D-1 downwards
+    suf_offs = 0
+    for l in range(D):
+        suf_offs += nD * int(p[_HEAD + l])
+    e_off = suf_start + suf_offs
+    E = matrix(work, e_off, nD, n0)
+    P = matrix(work, pre_off - nD * n0, nD, n0)
+    for a in range(nD):
+        for b in range(n0):
+            E[a, b] = Mask[a, b] * (Sigma[a, b] - P[a, b])
+    g_off = e_off + nD * n0
+    # walk down from the top layer: Suf_{D-1} = W_D, Suf_{l-1} = Suf_l W_l
+    off_l = suf_start + suf_offs           # end of the suffix block
+    w_end = w_off
+    for l in range(D, 0, -1):
+        nl = int(p[_HEAD + l])
+        nprev = int(p[_HEAD + l - 1])
+        w_end -= nl * nprev
+        W = matrix(y, w_end, nl, nprev)
+        off_l -= nD * nprev
+        Suf_prev = matrix(work, off_l, nD, nprev)          # Suf_{l-1} = W_D .. W_l
+        if l == D:
+            _copy(W, Suf_prev)
+        else:
+            Suf_l = matrix(work, off_l + nD * nprev, nD, nl)
+            _matmul(Suf_l, W, Suf_prev, False, False)
+        # dW_l = Suf_l^T E Pre_{l-1}^T  with Suf_D = I, Pre_0 = I
+        G = matrix(work, g_off, nl, n0)
+        if l == D:
+            _copy(E, G)
+        else:
+            _matmul(matrix(work, off_l + nD * nprev, nD, nl), E, G, True, False)
+        dW = matrix(out, w_end, nl, nprev)
+        if l == 1:
+            for i in range(nl):
+                for j in range(n0):
+                    dW[i, j] = G[i, j] * inv_tau
+        else:
+            pre_prev = 0
+            for k in range(1, l - 1):
+                pre_prev += int(p[_HEAD + k]) * n0
+            _matmul(G, matrix(work, pre_prev, nprev, n0), dW, False, True)
+            for i in range(nl):
+                for j in range(nprev):
+                    dW[i, j] *= inv_tau
+
+
+def _n_work(p):
+    D = int(p[0, 0])
+    n = p[0, _HEAD:_HEAD + D + 1].astype(int)
+    return int(n[1:].sum() * n[0] + n[-1] * n[:-1].sum() + n[-1] * n[0] + n.max() * n[0])
+
+
+CHAIN_GRADIENT_FLOW = Problem(_chain_rhs, n_work=_n_work, name="linear_chain_gradient_flow")
+
+
+def end_to_end(weights):
+    """``P = W_D ... W_1`` for a list of layers (leading time axes allowed)."""
+    P = weights[0]
+    for W in weights[1:]:
+        P = W @ P
+    return P
+
+
+def _check_chain(Sigma, weights, mask):
+    weights = [np.asarray(W, dtype=np.float64) for W in weights]
+    if len(weights) < 1 or any(W.ndim != 2 for W in weights):
+        raise ValueError("weights must be a non-empty list of 2-D arrays W_1 .. W_D.")
+    for l in range(1, len(weights)):
+        if weights[l].shape[1] != weights[l - 1].shape[0]:
+            raise ValueError(f"weights[{l}] has shape {weights[l].shape} but weights[{l - 1}] "
+                             f"has {weights[l - 1].shape[0]} rows: layers must chain.")
+    shape = (weights[-1].shape[0], weights[0].shape[1])
+    Sigma = np.asarray(Sigma, dtype=np.float64)
+    if Sigma.shape != shape:
+        raise ValueError(f"Sigma must have shape (d_out, d_in) = {shape}, got {Sigma.shape}.")
+    mask = np.ones(shape) if mask is None else np.asarray(mask, dtype=np.float64)
+    if mask.shape != shape:
+        raise ValueError(f"mask must have Sigma's shape {shape}, got {mask.shape}.")
+    return Sigma, weights, mask
+
+
+def chain_gradient_flow(Sigma, weights, t, mask=None, tau: float = 1.0, rtol: float = 1e-10,
+                        atol: float = 1e-12):
+    """Integrate the (masked) gradient flow of a deep linear chain.
+
+    Parameters
+    ----------
+    Sigma : array, shape (d_out, d_in)
+        Target (input-output correlation on whitened inputs, or the matrix to complete).
+    weights : list of arrays W_1 (n_1, d_in), ..., W_D (d_out, n_{D-1})
+    t : array, shape (n_t,)
+        Output times, starting at 0.
+    mask : array of 0/1, shape (d_out, d_in), optional
+        Observed entries (all, by default).
+
+    Returns
+    -------
+    list of arrays, shapes (n_t, n_l, n_{l-1}): each layer at the times ``t``.
+    """
+    if tau <= 0:
+        raise ValueError(f"tau must be positive, got {tau}.")
+    Sigma, weights, mask = _check_chain(Sigma, weights, mask)
+    dims = [weights[0].shape[1]] + [W.shape[0] for W in weights]
+    p = np.concatenate([[len(weights), tau], dims, Sigma.ravel(), mask.ravel()])
+    y0 = np.concatenate([W.ravel() for W in weights])
+    res = solve(CHAIN_GRADIENT_FLOW, y0, p, np.asarray(t, dtype=np.float64), method="dopri5",
+                rtol=rtol, atol=atol)
+    res.raise_on_failure()
+    out, off = [], 0
+    for W in weights:
+        out.append(res.y[:, off:off + W.size].reshape(-1, *W.shape))
+        off += W.size
+    return out
+
+
+def _orthogonal(n, rng):
+    Q, R = np.linalg.qr(rng.standard_normal((n, n)))
+    return Q * np.sign(np.diag(R))
+
+
+def aligned_chain(Sigma, D: int, u0: float, width: int | None = None, seed=None):
+    """Balanced depth-D chain aligned with Sigma's singular vectors whose end-to-end map is
+    ``u0 U V^T`` restricted to the top min(d_out, d_in, width) modes: each layer carries
+    ``u0^(1/D)`` per mode, with random orthogonal hidden bases.
+
+    Returns a list of D arrays W_1 (width, d_in), ..., W_D (d_out, width).
+    """
+    rng = np.random.default_rng(seed)
+    Sigma = np.asarray(Sigma, dtype=np.float64)
+    d_out, d_in = Sigma.shape
+    width = min(d_out, d_in) if width is None else width
+    r = min(d_out, d_in, width)
+    U, _, Vt = np.linalg.svd(Sigma)
+    a = u0 ** (1.0 / D)
+    B = [Vt[:r].T] + [_orthogonal(width, rng)[:, :r] for _ in range(D - 1)] + [U[:, :r]]
+    return [a * B[l + 1] @ B[l].T for l in range(D)]        # W_l maps basis l-1 to basis l
+
+
+def random_chain(d_in: int, width: int, d_out: int, D: int, scale: float, seed=None):
+    """Layers drawn i.i.d. N(0, scale^2 / fan_in): W_1 (width, d_in) .. W_D (d_out, width)."""
+    rng = np.random.default_rng(seed)
+    dims = [d_in] + [width] * (D - 1) + [d_out]
+    return [rng.standard_normal((dims[l + 1], dims[l])) * scale / np.sqrt(dims[l])
+            for l in range(D)]
