@@ -20,6 +20,8 @@ _PUBLIC = {
     "compare": "comparison", "ComparisonReport": "comparison",
     "weights_from_overlaps": "weights", "random_weights": "weights",
     "sweep": "sweeps", "load_sweep": "sweeps", "SweepResult": "sweeps",
+    "fixed_points": "fixedpoint", "fixed_point": "fixedpoint", "FixedPoint": "fixedpoint",
+    "continuation": "fixedpoint",
 }
 
 __all__ = sorted(_PUBLIC) + ["__version__"]

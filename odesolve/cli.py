@@ -20,6 +20,8 @@ EPILOG = """examples:
   odesolve plot odesolve-out/sweep.npz --observable eps_g_final --x eta --y readout_std
   odesolve scenario forgetting      reproduce (b) of Jarvis et al. 2025: figure + JSON
   odesolve scenario ewc --validate  also check a few of its points against N = 10 000 simulations
+  odesolve scenario critical_periods   deep linear networks: critical-period curves per depth
+  odesolve stability --K 3          plateau, escape rate, eta_max and eta_opt against eta
 """
 
 
@@ -183,6 +185,36 @@ def _cmd_scenario(args) -> int:
     return 0 if ok else 1
 
 
+def _cmd_stability(args) -> int:
+    import json
+
+    from .io import atomic_path
+    from .model import TeacherStudent
+    from .plotting import _pyplot, save_figure
+    from .stability import plot_stability_curves, stability_curves
+
+    setup = TeacherStudent(args.K, args.K, args.activation, eta=1.0,
+                           eta_v=None if args.train_v else 0.0, sigma=args.sigma)
+    print(f"stability: soft committee machine K = M = {args.K}, {args.activation}, readouts "
+          f"{'trained' if args.train_v else 'fixed'}, sigma = {args.sigma:g} ...", flush=True)
+    d = stability_curves(setup, n_eta=args.n_eta)
+    out = Path(args.out)
+    stem = f"stability-K{args.K}-{args.activation}" + ("-trained" if args.train_v else "")
+    js, png = out / f"{stem}.json", out / f"{stem}.png"
+    with atomic_path(js) as tmp:
+        tmp.write_text(json.dumps(d, indent=1))
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, 3, figsize=(16, 4.4), constrained_layout=True)
+    plot_stability_curves(d, axes)
+    save_figure(fig, png)
+    print(f"  eta_max = {d['eta_max']:.6g}   eta_opt = {d['eta_opt']:.6g} "
+          f"(decay rate {d['decay_rate_opt']:.4g})\n"
+          f"  plateau eps_g (eta -> 0) = {d['plateau_eps_g_small_eta']:.8g}, escape rate per "
+          f"unit eta = {d['escape_rate_per_eta_small_eta']:.6g}\n"
+          f"  numbers: {js.resolve()}\n  figure:  {png.resolve()}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="odesolve", epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -247,6 +279,17 @@ def build_parser() -> argparse.ArgumentParser:
     sc.add_argument("--N", type=int, default=10_000, help="input dimension of --validate")
     sc.add_argument("--seeds", type=int, default=8, help="seeds of --validate (default 8)")
     sc.set_defaults(func=_cmd_scenario)
+    st = sub.add_parser("stability", help="plateau, escape rate, maximal and optimal learning "
+                                          "rate against eta (figure + JSON)",
+                        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG)
+    st.add_argument("--K", type=int, default=2, help="K = M (default 2)")
+    st.add_argument("--activation", default="erf", help="erf (default) or linear")
+    st.add_argument("--train-v", action="store_true",
+                    help="train the readouts too (eta_v = eta); default: fixed v = 1")
+    st.add_argument("--sigma", type=float, default=0.0, help="teacher output noise")
+    st.add_argument("--n-eta", type=int, default=40, help="points on the eta axis")
+    st.add_argument("-o", "--out", default="odesolve-out/stability", help="output folder")
+    st.set_defaults(func=_cmd_stability)
     return parser
 
 

@@ -81,3 +81,19 @@ def test_print_default_is_a_valid_config(tmp_path, capsys):
     conf = config.tomllib.loads(text)
     setup = config.setup_from_config(conf)
     assert setup.K == 2 and config.state_from_config(conf, setup).K == 2
+
+
+def test_stability_command_writes_curves_and_figure(tmp_path, capsys):
+    import json
+
+    assert main(["stability", "--K", "2", "--n-eta", "6", "-o", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "eta_max" in out and "eta_opt" in out
+    d = json.loads((tmp_path / "stability-K2-erf.json").read_text())
+    assert (tmp_path / "stability-K2-erf.png").stat().st_size > 10_000
+    assert 0 < d["eta_opt"] < d["eta_max"]
+    decay = np.array(d["decay_rate"])
+    eta = np.array(d["eta"])
+    assert np.all(decay[eta < d["eta_max"]] > 0) and np.all(decay[eta > d["eta_max"]] < 0)
+    assert main(["stability", "--K", "2", "--activation", "relu", "-o", str(tmp_path)]) == 2
+    assert "closed-form I4" in capsys.readouterr().err

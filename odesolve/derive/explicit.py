@@ -2,7 +2,7 @@
 
 The generated kernels (:mod:`odesolve.derive.codegen`) keep the sums over units as loops, so
 one compiled right-hand side serves every K and M. Fixed-point and stability analysis
-(:mod:`odesolve.fixed_points`) needs the equations as expressions in named coordinates
+(:mod:`odesolve.fixedpoint`) needs the equations as expressions in named coordinates
 instead, so that SymPy can differentiate them. This module takes the *same* derived
 equations (:func:`odesolve.derive.sgd.derive_committee`) and the *same* derived closed-form
 kernels (:func:`odesolve.derive.gaussian.derive_kernels`) and
