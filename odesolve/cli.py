@@ -199,7 +199,8 @@ def _cmd_stability(args) -> int:
           f"{'trained' if args.train_v else 'fixed'}, sigma = {args.sigma:g} ...", flush=True)
     d = stability_curves(setup, n_eta=args.n_eta)
     out = Path(args.out)
-    stem = f"stability-K{args.K}-{args.activation}" + ("-trained" if args.train_v else "")
+    stem = (f"stability-K{args.K}-{args.activation}" + ("-trained" if args.train_v else "")
+            + (f"-sigma{args.sigma:g}" if args.sigma > 0 else ""))
     js, png = out / f"{stem}.json", out / f"{stem}.png"
     with atomic_path(js) as tmp:
         tmp.write_text(json.dumps(d, indent=1))
@@ -208,7 +209,7 @@ def _cmd_stability(args) -> int:
     plot_stability_curves(d, axes)
     save_figure(fig, png)
     print(f"  eta_max = {d['eta_max']:.6g}   eta_opt = {d['eta_opt']:.6g} "
-          f"(decay rate {d['decay_rate_opt']:.4g})\n"
+          f"(decay rate {d['decay_rate_opt']:.4g}; noise-free)\n"
           f"  plateau eps_g (eta -> 0) = {d['plateau_eps_g_small_eta']:.8g}, escape rate per "
           f"unit eta = {d['escape_rate_per_eta_small_eta']:.6g}\n"
           f"  numbers: {js.resolve()}\n  figure:  {png.resolve()}")
@@ -283,7 +284,9 @@ def build_parser() -> argparse.ArgumentParser:
                                           "rate against eta (figure + JSON)",
                         formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG)
     st.add_argument("--K", type=int, default=2, help="K = M (default 2)")
-    st.add_argument("--activation", default="erf", help="erf (default) or linear")
+    st.add_argument("--activation", default="erf",
+                    help="erf (default; linear units have neither a plateau nor an isolated "
+                         "perfect-learning point)")
     st.add_argument("--train-v", action="store_true",
                     help="train the readouts too (eta_v = eta); default: fixed v = 1")
     st.add_argument("--sigma", type=float, default=0.0, help="teacher output noise")

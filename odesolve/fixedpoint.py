@@ -243,17 +243,28 @@ def fixed_point(setup: TeacherStudent, guess, ansatz: str | None = None,
             x_new = x + step * dx
             f_new = F(x_new, p)
             res_new = np.max(np.abs(f_new))
-            if res_new < res or step < 1e-6:
+            if res_new < res or (step < 1e-6 and np.isfinite(res_new)):
                 break
+            if step < 1e-12:
+                raise NewtonError("every Newton step leaves the region where the equations "
+                                  f"are defined (after {it} iterations, max |dx/dt| = "
+                                  f"{res:.3g}); start closer to the fixed point.", x, res)
             step *= 0.5
         it += 1
         if res_new >= res and res <= 1e3 * tol:
             break                                     # at the rounding floor
         x, f, res = x_new, f_new, res_new
+    state = _state(system, x, guess)
+    try:
+        if not small_eta:               # its plateau sits on a neutral line; only a start
+            state.validate(tol=1e-6)    # the solvers' PSD tolerance (plateaus are singular)
+    except ValueError as err:
+        raise NewtonError(f"Newton converged to a point outside the admissible region, not a "
+                          f"state of any network ({err}); start closer to the fixed point.",
+                          x, res) from None
     J = DF(x, p)
     lam, vec = np.linalg.eig(J)
     order = np.argsort(-lam.real, kind="stable")
-    state = _state(system, x, guess)
     return FixedPoint(x=x, variables=tuple(map(str, system.variables)), state=state,
                       eps_g=system.lambdify("eps_g")(x, p), eigenvalues=lam[order],
                       eigenvectors=vec[:, order], residual=float(res), iterations=it,

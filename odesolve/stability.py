@@ -15,7 +15,9 @@ linear units, in the symmetric ansatz of :mod:`odesolve.fixedpoint`:
   output noise), whose leading eigenvalue sets the asymptotic decay ``eps_g ~ e^{-2 gamma t}``
   with decay rate ``gamma = -Re lambda_max``;
 - :func:`max_learning_rate`: the eta above which perfect learning is unstable (Re lambda_max
-  crosses 0), bracketed on a grid and refined by Brent's method;
+  crosses 0), bracketed on a grid and refined by bisection; noise-free only: with output
+  noise the transcritical bifurcation there unfolds, and :func:`asymptotic_branch` follows
+  the fixed point reached from near perfect learning (its eps_g and decay rate);
 - :func:`optimal_learning_rate`: the eta in (0, eta_max) that maximises gamma;
 - :func:`stability_curves`: all of these against eta, for ``odesolve stability`` and its
   figure.
@@ -25,19 +27,25 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
-from scipy.optimize import brentq, minimize_scalar
+from scipy.optimize import minimize_scalar
 
 from .fixedpoint import FixedPoint, NewtonError, continuation, fixed_point, full_spectrum
 from .model import TeacherStudent
 
 __all__ = ["plateau", "plateau_small_eta", "escape_rate", "perfect_learning", "decay_rate",
-           "max_learning_rate", "optimal_learning_rate", "stability_curves",
-           "plot_stability_curves"]
+           "max_learning_rate", "optimal_learning_rate", "asymptotic_branch",
+           "stability_curves", "plot_stability_curves"]
 
 
 def _check(setup: TeacherStudent):
     if setup.K != setup.M:
         raise ValueError(f"the symmetric analysis needs K = M, got K={setup.K}, M={setup.M}.")
+    if setup.activation != "erf":
+        raise ValueError(f"plateau and learning-rate analysis is for erf units, got "
+                         f"{setup.activation!r}: with linear units any split of the teacher "
+                         "among the students fits, so perfect learning is a continuum (zero "
+                         "eigenvalues) and there is no plateau. odesolve.fixed_points works "
+                         "for them in full coordinates.")
     if setup.eta <= 0:
         raise ValueError(f"eta must be positive, got {setup.eta}.")
 
@@ -70,8 +78,19 @@ def plateau(setup: TeacherStudent, eta_start: float = 0.01, n_steps: int = 12,
 
 
 def escape_rate(fp: FixedPoint) -> float:
-    """The largest real part of the Jacobian's eigenvalues (> 0 on the plateau)."""
-    return float(fp.eigenvalues[0].real)
+    """The eigenvalue of the specialisation direction on the plateau.
+
+    In the symmetric ansatz: the eigenvalue whose eigenvector moves r - s most (students
+    align with different teacher units); above eta ~ 1.6 (K = 2) another unstable direction,
+    q - c (students split orthogonally to the teachers), has the larger eigenvalue, which is
+    not the escape. In full coordinates: the largest real part.
+    """
+    if fp.ansatz != "symmetric":
+        return float(fp.eigenvalues[0].real)
+    names = list(fp.variables)
+    split = np.abs(fp.eigenvectors[names.index("r")] - fp.eigenvectors[names.index("s")])
+    split = split / np.linalg.norm(fp.eigenvectors, axis=0)
+    return float(fp.eigenvalues[int(np.argmax(split))].real)
 
 
 def plateau_small_eta(setup: TeacherStudent, eta: float = 0.02) -> dict:
@@ -91,32 +110,63 @@ def plateau_small_eta(setup: TeacherStudent, eta: float = 0.02) -> dict:
                 [escape_rate(fp) / (eta / m) for fp, m in zip(fps, (1, 2, 4))]))}
 
 
-def perfect_learning(setup: TeacherStudent) -> FixedPoint:
-    """The perfect-learning fixed point (exactly q = r = 1, c = s = 0 without noise)."""
+def perfect_learning(setup: TeacherStudent, guess=None) -> FixedPoint:
+    """The perfect-learning fixed point: exactly q = r = 1, c = s = 0 without noise; with
+    output noise it moves, and ``guess`` (a nearby FixedPoint, e.g. at a smaller eta) helps
+    Newton follow it."""
     _check(setup)
-    return fixed_point(setup, "perfect")
+    return fixed_point(setup, "perfect" if guess is None else guess.state,
+                       ansatz="symmetric")
 
 
-def decay_rate(setup: TeacherStudent, full: bool = False) -> float:
+def decay_rate(setup: TeacherStudent, full: bool = False, guess=None) -> float:
     """gamma = -Re lambda_max at perfect learning (negative when it is unstable). ``full``:
     use the full Jacobian, not only the symmetric ansatz."""
-    fp = perfect_learning(setup)
+    fp = perfect_learning(setup, guess)
     lead = full_spectrum(fp)[0] if full else fp.leading
     return float(-lead.real)
 
 
 def max_learning_rate(setup: TeacherStudent, eta_grid=None, full: bool = False) -> float:
-    """Smallest eta at which perfect learning loses stability (Re lambda_max = 0)."""
+    """Smallest eta at which perfect learning stops being a stable fixed point.
+
+    The perfect-learning branch is followed along ``eta_grid`` (default 0.05 .. 50,
+    geometric); the first grid interval where Re lambda_max changes sign, or where the
+    branch is lost (with output noise the fixed point can also vanish or leave the
+    admissible region), is refined by bisection to 1e-12 relative.
+    """
     _check(setup)
+    if setup.sigma > 0:
+        raise ValueError("perfect learning is a fixed point only without output noise "
+                         f"(sigma = {setup.sigma:g}). With noise the transcritical bifurcation "
+                         "at eta_max unfolds: the noisy branch continues smoothly into a "
+                         "large-weight state, so there is no sharp threshold; follow it with "
+                         "asymptotic_branch() and take eta_max at sigma = 0.")
     grid = np.geomspace(0.05, 50.0, 60) if eta_grid is None else np.asarray(eta_grid)
 
-    def growth(eta):
-        return -decay_rate(_with(setup, eta=float(eta)), full=full)
+    def point(eta, guess):
+        """(stable?, fixed point or None)."""
+        try:
+            fp = perfect_learning(_with(setup, eta=float(eta)), guess)
+        except NewtonError:
+            return False, None
+        lead = full_spectrum(fp)[0] if full else fp.leading
+        return bool(lead.real < 0), fp
 
-    g = [growth(e) for e in grid]
-    for k in range(1, len(grid)):
-        if g[k - 1] < 0 <= g[k]:
-            return float(brentq(growth, grid[k - 1], grid[k], xtol=1e-12, rtol=1e-12))
+    prev = None
+    for k, eta in enumerate(grid):
+        ok, fp = point(eta, prev)
+        if not ok:
+            if k == 0:
+                raise ValueError(f"perfect learning is not a stable fixed point even at "
+                                 f"eta = {grid[0]:g}.")
+            lo, hi, good = grid[k - 1], eta, prev
+            while hi - lo > 1e-12 * hi:
+                mid = 0.5 * (lo + hi)
+                ok, fp = point(mid, good)
+                lo, hi, good = (mid, hi, fp) if ok else (lo, mid, good)
+            return float(0.5 * (lo + hi))
+        prev = fp
     raise ValueError(f"perfect learning is stable on the whole grid "
                      f"[{grid[0]:g}, {grid[-1]:g}]; no maximal learning rate found there.")
 
@@ -130,38 +180,59 @@ def optimal_learning_rate(setup: TeacherStudent, eta_max: float | None = None) -
     return float(res.x), float(-res.fun)
 
 
-def stability_curves(setup: TeacherStudent, etas=None, n_eta: int = 40) -> dict:
-    """Plateau eps_g, escape rate and asymptotic decay rate against eta (default: ``n_eta``
-    points up to 1.1 eta_max), with eta_max and eta_opt, for ``odesolve stability``."""
+def asymptotic_branch(setup: TeacherStudent, etas) -> dict:
+    """The fixed point reached from near perfect learning, followed along ``etas``
+    (increasing) by continuation: its eps_g (0 without noise) and decay rate gamma; NaN once
+    the branch is lost."""
     _check(setup)
-    eta_max = max_learning_rate(setup)
-    eta_opt, gamma_opt = optimal_learning_rate(setup, eta_max)
+    eps, gamma, prev = [], [], None
+    for eta in etas:
+        try:
+            fp = perfect_learning(_with(setup, eta=float(eta)), prev)
+        except NewtonError:
+            fp = None
+        prev = fp                           # None: restart from "perfect" next time
+        eps.append(np.nan if fp is None else fp.eps_g)
+        gamma.append(np.nan if fp is None else -fp.leading.real)
+    return {"eta": list(map(float, etas)), "eps_g": eps, "decay_rate": gamma}
+
+
+def stability_curves(setup: TeacherStudent, etas=None, n_eta: int = 40) -> dict:
+    """Plateau eps_g, escape rate, asymptotic eps_g and decay rate against eta (default:
+    ``n_eta`` points up to 1.1 eta_max), with eta_max and eta_opt of the noise-free
+    problem, for ``odesolve stability``."""
+    _check(setup)
+    clean = _with(setup, sigma=0.0)
+    eta_max = max_learning_rate(clean)
+    eta_opt, gamma_opt = optimal_learning_rate(clean, eta_max)
     etas = (np.linspace(0.02, 1.1, n_eta) * eta_max) if etas is None else np.asarray(etas)
     small = plateau(_with(setup, eta=float(etas[0])))
     branch = [small] + continuation(_with(setup, eta=float(etas[0])), small, etas[1:], "eta")
     plateau_eps = [fp.eps_g if fp is not None else np.nan for fp in branch]
     escape = [escape_rate(fp) if fp is not None else np.nan for fp in branch]
-    decay = [decay_rate(_with(setup, eta=float(e))) for e in etas]
+    asym = asymptotic_branch(setup, etas)
     limit = plateau_small_eta(setup)
     return {"setup": setup.to_dict(), "eta": etas.tolist(), "plateau_eps_g": plateau_eps,
-            "escape_rate": escape, "decay_rate": decay, "eta_max": eta_max,
-            "eta_opt": eta_opt, "decay_rate_opt": gamma_opt,
-            "plateau_eps_g_small_eta": limit["eps_g"],
+            "escape_rate": escape, "decay_rate": asym["decay_rate"],
+            "asymptotic_eps_g": asym["eps_g"], "eta_max": eta_max, "eta_opt": eta_opt,
+            "decay_rate_opt": gamma_opt, "plateau_eps_g_small_eta": limit["eps_g"],
             "escape_rate_per_eta_small_eta": limit["escape_rate_per_eta"]}
 
 
 def plot_stability_curves(d: dict, axes):
     """Three panels: plateau eps_g, escape rate, decay rate against eta."""
     eta = np.asarray(d["eta"])
-    axes[0].plot(eta, d["plateau_eps_g"], "-")
+    axes[0].plot(eta, d["plateau_eps_g"], "-", label="symmetric plateau")
     axes[0].axhline(d["plateau_eps_g_small_eta"], color="0.6", ls="--", lw=0.8,
-                    label="eta -> 0")
-    axes[0].set(xlabel="eta", ylabel="plateau eps_g", title="symmetric plateau")
-    axes[1].plot(eta, d["escape_rate"], "-", label="escape rate (unstable eigenvalue)")
+                    label="plateau, eta -> 0")
+    if d["setup"].get("sigma", 0.0) > 0:
+        axes[0].plot(eta, d["asymptotic_eps_g"], "-", label="asymptotic (output noise)")
+    axes[0].set(xlabel="eta", ylabel="eps_g at the fixed point", title="fixed points")
+    axes[1].plot(eta, d["escape_rate"], "-", label="escape rate (r - s eigenvalue)")
     axes[1].plot(eta, eta * d["escape_rate_per_eta_small_eta"], ":", color="0.5",
                  label="small-eta slope")
     axes[1].set(xlabel="eta", ylabel="lambda", title="escape from the plateau")
-    axes[2].plot(eta, d["decay_rate"], "-")
+    axes[2].plot(eta, d["decay_rate"], "-", label="branch from perfect learning")
     axes[2].axvline(d["eta_max"], color="C3", ls="--", lw=0.8,
                     label=f"eta_max = {d['eta_max']:.4g}")
     axes[2].axvline(d["eta_opt"], color="C2", ls=":", lw=0.8,

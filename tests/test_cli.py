@@ -96,4 +96,4 @@ def test_stability_command_writes_curves_and_figure(tmp_path, capsys):
     eta = np.array(d["eta"])
     assert np.all(decay[eta < d["eta_max"]] > 0) and np.all(decay[eta > d["eta_max"]] < 0)
     assert main(["stability", "--K", "2", "--activation", "relu", "-o", str(tmp_path)]) == 2
-    assert "closed-form I4" in capsys.readouterr().err
+    assert "for erf units" in capsys.readouterr().err

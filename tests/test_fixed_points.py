@@ -156,22 +156,33 @@ def test_optimal_learning_rate_maximises_the_decay_rate():
     np.testing.assert_allclose(slope, 2 * decay_rate(s), rtol=1e-3)
 
 
-def test_escape_time_grows_with_log_of_the_initial_symmetry_breaking():
+@pytest.mark.parametrize("K", [2, 3])
+def test_escape_time_grows_with_log_of_the_initial_symmetry_breaking(K):
     """Perturb the plateau by delta along its unstable eigenvector: the integrated escape
     time grows by ln(100) / lambda per factor 100 in delta (lambda: derived eigenvalue)."""
-    setup = TeacherStudent(2, 2, "erf", eta=0.5, eta_v=0.0)
+    setup = TeacherStudent(K, K, "erf", eta=0.5, eta_v=0.0)
     fp = plateau(setup)
     lam = escape_rate(fp)
+    assert lam == pytest.approx(fp.eigenvalues[0].real)       # the leading one at eta 0.5
     e = fp.eigenvectors[:, 0].real
-    e = e / np.abs(e).max()
+    e = e / np.abs(e).max() * np.sign(e[2] - e[3])     # r - s grows: units specialise
     times = []
     for delta in (1e-4, 1e-6, 1e-8, 1e-10):
         x = fp.x + delta * e
         x[0] = x[1] + 2 * (x[2] - x[3]) ** 2          # admissible: q - c >= (r - s)^2
-        tr = integrate(setup, symmetric_state(2, *x), 900.0, method="dopri5", rtol=1e-11,
-                       atol=1e-14, times=np.linspace(0, 900, 9001))
+        tr = integrate(setup, symmetric_state(K, *x), 1500.0, method="dopri5", rtol=1e-11,
+                       atol=1e-14, times=np.linspace(0, 1500, 15001))
         times.append(tr.t[np.flatnonzero(tr.eps_g < fp.eps_g / 2)[0]])
     np.testing.assert_allclose(np.diff(times) / np.log(100), 1 / lam, rtol=1e-3)
+
+
+def test_escape_rate_is_the_specialisation_direction_not_the_largest_eigenvalue():
+    """At eta = 2 (K = 2) the q - c direction grows faster than r - s; the escape rate is
+    the eigenvalue of the eigenvector that moves r - s."""
+    fp = plateau(TeacherStudent(2, 2, "erf", eta=2.0, eta_v=0.0))
+    j = int(np.argmin(np.abs(fp.eigenvalues - escape_rate(fp))))
+    v = np.abs(fp.eigenvectors[:, j])
+    assert j != 0 and v[2] > 0.7 and v[0] < 0.01          # pure r - s, no q - c
 
 
 def test_fixed_point_input_errors():

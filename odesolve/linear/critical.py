@@ -19,7 +19,8 @@ import numpy as np
 
 from ..solvers import Problem, solve
 
-__all__ = ["pathway_deficit", "critical_period_curve", "depth_mode", "completion_task",
+__all__ = ["pathway_deficit", "critical_period_curve", "deficit_length_curve", "depth_mode",
+           "completion_task",
            "completion_deficit", "completion_deficit_curve"]
 
 
@@ -94,6 +95,20 @@ def critical_period_curve(depths=(2, 3, 4), onsets=None, length: float = 20.0,
             share[i, j] = K[-1, 1] / S
     return {"depths": list(depths), "onsets": onsets.tolist(), "length": length,
             "t_total": t_total, "S": S, "p0": p0, "final_share_b": share.tolist()}
+
+
+def deficit_length_curve(depths=(2, 3, 4), lengths=None, onset: float = 0.0,
+                         t_total: float = 1500.0, S: float = 1.0, p0: float = 0.05) -> dict:
+    """Final share K_b / S of the deprived pathway against the length of a deficit that
+    starts at ``onset``, per depth: how long a window must be to leave a lasting deficit."""
+    lengths = np.linspace(0, 200, 21) if lengths is None else np.asarray(lengths, dtype=float)
+    share = np.empty((len(depths), lengths.size))
+    for i, D in enumerate(depths):
+        for j, length in enumerate(lengths):
+            _, K = pathway_deficit(D, S, p0, onset, length, t_total, n_out=11)
+            share[i, j] = K[-1, 1] / S
+    return {"depths": list(depths), "lengths": lengths.tolist(), "onset": onset,
+            "t_total": t_total, "final_share_b": share.tolist()}
 
 
 def completion_task(n: int = 20, rank: int = 2, observed: float = 0.5, keep: float = 0.2,

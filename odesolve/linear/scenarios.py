@@ -7,7 +7,8 @@ critical_periods`` (registered in :data:`odesolve.scenarios.SCENARIOS`).
   random low rank versus task-aligned low rank (:func:`odesolve.linear.rank.rank_study`).
 - ``critical_periods``: (left) two pathways of depth D, pathway b frozen for 20 time units:
   final share of the deprived pathway against the onset of the deficit, per depth
-  (:func:`critical_period_curve`); (right) matrix completion with a deprivation window (only
+  (:func:`critical_period_curve`); (middle) the same against the length of a deficit from
+  t = 0 (:func:`deficit_length_curve`); (right) matrix completion with a deprivation window (only
   a fifth of the observed entries seen for 40 time units): final error on the unobserved
   entries against the onset, per depth (:func:`completion_deficit_curve`).
 """
@@ -92,7 +93,7 @@ def _plot_low_rank(d, axes):
 
 
 def critical_periods(quick=False) -> dict:
-    from .critical import completion_deficit_curve, critical_period_curve
+    from .critical import completion_deficit_curve, critical_period_curve, deficit_length_curve
 
     onsets = np.linspace(0, 300, 7 if quick else 31)
     completion = completion_deficit_curve(
@@ -101,7 +102,9 @@ def critical_periods(quick=False) -> dict:
     return {"scenario": "critical_periods",
             **critical_period_curve(depths=(2, 3, 4), onsets=onsets, length=20.0,
                                     t_total=1500.0),
-            "completion": completion}
+            "completion": completion,
+            "length_scan": deficit_length_curve(
+                depths=(2, 3, 4), lengths=np.geomspace(0.25, 100, 5 if quick else 25))}
 
 
 def _plot_critical_periods(d, axes):
@@ -113,7 +116,15 @@ def _plot_critical_periods(d, axes):
            ylabel="final share K_b / S of the deprived pathway",
            title="two-pathway deep linear networks")
     ax.legend(fontsize=8)
-    c, ax = d["completion"], axes[1]
+    ls, ax = d["length_scan"], axes[1]
+    for D, row in zip(ls["depths"], ls["final_share_b"]):
+        ax.plot(ls["lengths"], row, "o-", ms=3, label=f"depth {D}")
+    ax.axhline(0.5, color="0.6", lw=0.8, ls="--")
+    ax.set(xscale="log", xlabel=f"deficit length (onset {ls['onset']:g}; dashed: none)",
+           ylabel="final share K_b / S of the deprived pathway",
+           title="two pathways: how long a deficit must last")
+    ax.legend(fontsize=8)
+    c, ax = d["completion"], axes[2]
     err, ctrl = np.asarray(c["test_error"]), np.asarray(c["control"])
     x = np.asarray(c["onsets"]) + 0.5
     for i, D in enumerate(c["depths"]):
@@ -131,6 +142,6 @@ LINEAR_SCENARIOS = {
                   "deep linear: loss curves and kernel distance from rich to lazy (lambda)"),
     "low_rank": (low_rank, _plot_low_rank, 2,
                  "deep linear: weight change and kernel distance against initial rank"),
-    "critical_periods": (critical_periods, _plot_critical_periods, 2,
+    "critical_periods": (critical_periods, _plot_critical_periods, 3,
                          "deep linear: final deficit against deficit onset, per depth"),
 }
