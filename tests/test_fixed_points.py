@@ -205,3 +205,18 @@ def test_full_spectrum_contains_the_ansatz_spectrum():
     full = full_spectrum(fp)
     for lam in fp.eigenvalues:
         assert np.min(np.abs(full - lam)) < 1e-10
+
+
+@pytest.mark.parametrize("K", [2, 3])
+def test_symbolic_plateau_is_the_theory_formula(K):
+    """SymPy solves the derived eta -> 0 plateau equations exactly (derivations/plateau.md):
+    q = 1/(2K - 1), r = 1/sqrt(K(2K - 1)), eps_g = (K/pi)(pi/6 - K asin(1/(2K)))."""
+    import sympy as sp
+
+    from odesolve.derive.explicit import derive_plateau
+
+    d = derive_plateau(K)
+    assert sp.simplify(d["q"] - sp.Rational(1, 2 * K - 1)) == 0
+    assert sp.simplify(d["r"] - 1 / sp.sqrt(K * (2 * K - 1))) == 0
+    formula = K / sp.pi * (sp.pi / 6 - K * sp.asin(sp.Rational(1, 2 * K)))
+    assert abs(sp.N(d["eps_g"] - formula, 40)) < 1e-35

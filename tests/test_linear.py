@@ -236,3 +236,29 @@ def test_matrix_completion_deficit():
     assert early > 3 * control
     assert late == pytest.approx(control, rel=0.01)
     assert completion_deficit(3, task, seed=100) < 0.1 * control
+
+
+def test_train_exact_and_gradient_flow_give_the_same_trajectory():
+    """The two routes of odesolve.linear.train agree on every measure they share, and the
+    kernel distance equals the explicit Kronecker-product computation."""
+    from odesolve.linear import train
+
+    rng = np.random.default_rng(7)
+    Sigma = rng.standard_normal((4, 3))
+    W1, W2 = balanced_weights(3, 3, 4, 0.7, scale=0.3, seed=2)
+    t = np.linspace(0, 5, 6)
+    ex = train(Sigma, [W1, W2], t, method="exact")
+    gf = train(Sigma, [W1, W2], t, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(ex.network, gf.network, atol=1e-9)
+    np.testing.assert_allclose(ex.loss, gf.loss, atol=1e-9)
+    np.testing.assert_allclose(ex.kernel_distance(), gf.kernel_distance(), atol=1e-9)
+    A1, A2 = gf.weights
+    K = [np.kron(A2[j] @ A2[j].T, np.eye(3)) + np.kron(np.eye(4), A1[j].T @ A1[j])
+         for j in (0, -1)]
+    explicit = 1 - (K[0] * K[1]).sum() / (np.linalg.norm(K[0]) * np.linalg.norm(K[1]))
+    assert gf.kernel_distance()[-1] == pytest.approx(explicit, abs=1e-12)
+    np.testing.assert_allclose(gf.weight_change(), weight_change(A1, A2, W1, W2))
+    with pytest.raises(ValueError, match="rotation"):
+        ex.weight_change()
+    with pytest.raises(ValueError, match="unknown method"):
+        train(Sigma, [W1, W2], t, method="euler")

@@ -43,8 +43,11 @@ def generated_files() -> dict:
              GENERATED_DIR / "committee.py": emit_committee_module(eqs),
              GENERATED_DIR / "ewc.py": emit_ewc_module()}
     if IN_SOURCE_TREE:
+        from .explicit import render_plateau
+
         files[DERIVATIONS_DIR / "committee.md"] = render_committee(eqs)
         files[DERIVATIONS_DIR / "ewc.md"] = render_ewc()
+        files[DERIVATIONS_DIR / "plateau.md"] = render_plateau()
     for act in CLOSED_FORM_ACTIVATIONS:
         kernels = derive_kernels(act)
         files[GENERATED_DIR / f"{act}.py"] = emit_kernel_module(act, kernels)

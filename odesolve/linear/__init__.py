@@ -1,5 +1,7 @@
 """Deep linear networks (THEORY.md section 3).
 
+- :func:`train` -> :class:`LinearTrajectory`: one entry point and result type for exact and
+  numerical runs (loss, network function, kernel distance, weight change).
 - :func:`exact_QQT`: the exact lambda-balanced solution (Domine et al. 2024) of a two-layer
   linear network, with the network function and NTK blocks; :func:`saxe_mode`,
   :func:`balanced_mode` for single modes.
@@ -20,6 +22,7 @@ from .critical import (completion_deficit, completion_deficit_curve, completion_
 from .deep import aligned_chain, chain_gradient_flow, end_to_end, random_chain
 from .network import balanced_weights, gradient_flow
 from .rank import rank_study, rank_task
+from .trajectory import LinearTrajectory, train
 
 __all__ = ["exact_QQT", "network_function", "ntk_blocks", "riccati_matrix", "saxe_mode",
            "balanced_mode", "balanced_weights", "gradient_flow", "kernel_distance",
@@ -27,4 +30,4 @@ __all__ = ["exact_QQT", "network_function", "ntk_blocks", "riccati_matrix", "sax
            "weight_change", "critical_period_curve", "depth_mode", "pathway_deficit",
            "completion_task", "completion_deficit", "completion_deficit_curve",
            "chain_gradient_flow", "aligned_chain", "random_chain", "end_to_end",
-           "rank_study", "rank_task"]
+           "rank_study", "rank_task", "LinearTrajectory", "train"]

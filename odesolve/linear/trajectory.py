@@ -1,0 +1,109 @@
+"""One result type for linear-network runs, like :class:`odesolve.Trajectory` for committees.
+
+:func:`train` runs a network from given initial weights either with the exact
+lambda-balanced solution (two layers; :func:`odesolve.linear.exact_QQT`) or with the
+numerical gradient flow (any depth, optionally masked; :func:`chain_gradient_flow`), and
+returns a :class:`LinearTrajectory` whose measures (loss, network function, NTK kernel
+distance, weight change) work the same way for both.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .deep import chain_gradient_flow, end_to_end
+from .exact import exact_QQT, network_function, ntk_blocks
+from .measures import ntk_inner
+
+__all__ = ["LinearTrajectory", "train"]
+
+
+@dataclass
+class LinearTrajectory:
+    """A linear network over time.
+
+    Attributes
+    ----------
+    t : ndarray, shape (n,)
+    Sigma : ndarray, shape (d_out, d_in)
+    method : {"exact", "gradient_flow"}
+    weights : list of ndarray, shapes (n, n_l, n_{l-1}), or None
+        Every layer at every time (numerical runs).
+    X : ndarray, shape (n, d_in + d_out, d_in + d_out), or None
+        ``Q Q^T`` with ``Q = [W1^T; W2]`` (exact runs: the weights themselves are determined
+        only up to a rotation of the hidden layer, X is not).
+    mask : ndarray, shape (d_out, d_in), or None
+        Observed entries (matrix completion).
+    """
+
+    t: np.ndarray
+    Sigma: np.ndarray
+    method: str
+    weights: list | None = None
+    X: np.ndarray | None = None
+    mask: np.ndarray | None = None
+
+    @property
+    def network(self) -> np.ndarray:
+        """End-to-end map ``W_D .. W_1``, shape (n, d_out, d_in)."""
+        if self.X is not None:
+            return network_function(self.X, self.Sigma.shape[1])
+        return end_to_end(self.weights)
+
+    @property
+    def loss(self) -> np.ndarray:
+        """``1/2 ||M o (Sigma - W_D..W_1)||_F^2``, shape (n,)."""
+        E = self.Sigma - self.network
+        if self.mask is not None:
+            E = E * self.mask
+        return 0.5 * (E ** 2).sum(axis=(-2, -1))
+
+    def _ntk_parts(self):
+        if self.X is not None:
+            B, A = ntk_blocks(self.X, self.Sigma.shape[1])       # W1^T W1, W2 W2^T
+            return A, B
+        if len(self.weights) != 2:
+            raise ValueError("the NTK measures are implemented for two-layer networks.")
+        W1, W2 = self.weights
+        return W2 @ np.swapaxes(W2, -1, -2), np.swapaxes(W1, -1, -2) @ W1
+
+    def kernel_distance(self) -> np.ndarray:
+        """``1 - <K0, Kt> / (||K0|| ||Kt||)`` for the NTK on whitened inputs, shape (n,)."""
+        A, B = self._ntk_parts()
+        cross = ntk_inner(A, B, A[0], B[0])
+        return 1.0 - cross / np.sqrt(ntk_inner(A, B, A, B) * ntk_inner(A[0], B[0], A[0], B[0]))
+
+    def weight_change(self) -> np.ndarray:
+        """``sqrt(sum_l ||W_l(t) - W_l(0)||_F^2)``, shape (n,) (numerical runs only)."""
+        if self.weights is None:
+            raise ValueError("an exact run determines the weights only up to a hidden-layer "
+                             "rotation; run train(..., method='gradient_flow') for the weight "
+                             "change.")
+        return np.sqrt(sum(((W - W[0]) ** 2).sum(axis=(-2, -1)) for W in self.weights))
+
+
+def train(Sigma, weights, t, method: str = "gradient_flow", mask=None, tau: float = 1.0,
+          **solver_kw) -> LinearTrajectory:
+    """Train a linear network from ``weights`` (list W_1 .. W_D) and record it at ``t``.
+
+    Parameters
+    ----------
+    method : {"gradient_flow", "exact"}
+        ``"exact"`` needs two lambda-balanced layers and no mask.
+    solver_kw
+        ``rtol``, ``atol`` of :func:`chain_gradient_flow`.
+    """
+    Sigma = np.asarray(Sigma, dtype=np.float64)
+    t = np.asarray(t, dtype=np.float64)
+    if method == "exact":
+        if len(weights) != 2 or mask is not None:
+            raise ValueError("method='exact' is the two-layer lambda-balanced solution: pass "
+                             "[W1, W2] and no mask.")
+        X = exact_QQT(Sigma, weights[0], weights[1], t, tau=tau)
+        return LinearTrajectory(t=t, Sigma=Sigma, method="exact", X=X)
+    if method != "gradient_flow":
+        raise ValueError(f"unknown method {method!r}; use 'gradient_flow' or 'exact'.")
+    W = chain_gradient_flow(Sigma, weights, t, mask=mask, tau=tau, **solver_kw)
+    return LinearTrajectory(t=t, Sigma=Sigma, method=method, weights=W,
+                            mask=None if mask is None else np.asarray(mask, dtype=float))
