@@ -118,7 +118,9 @@ def _lambdify(system: ExplicitSystem, what: str):
     def call(xv, pv):
         xv = np.asarray(xv, dtype=np.float64).reshape(-1, 1)
         pv = np.asarray(pv, dtype=np.float64).reshape(-1, 1)
-        out = np.asarray(f(xv, pv), dtype=np.float64)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            # outside the admissible region the result is NaN; callers check for it
+            out = np.asarray(f(xv, pv), dtype=np.float64)
         return out[:, 0] if what.startswith("rhs") else (float(out) if what == "eps_g"
                                                           else out)
     return call
