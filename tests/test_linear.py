@@ -262,3 +262,19 @@ def test_train_exact_and_gradient_flow_give_the_same_trajectory():
         ex.weight_change()
     with pytest.raises(ValueError, match="unknown method"):
         train(Sigma, [W1, W2], t, method="euler")
+
+
+@pytest.mark.parametrize("lam", [0.0, 1e-7])
+def test_exact_matrix_solution_reduces_to_saxe_modes(lam):
+    """lambda -> 0 with small aligned balanced weights: every singular value of the network
+    function of exact_QQT follows Saxe's mode solution (THEORY.md section 3)."""
+    s = np.array([2.0, 1.0, 0.5])
+    u0 = 1e-3
+    W1 = np.sqrt(u0) * np.eye(3)
+    W2 = np.sqrt(u0 + lam) * np.eye(3)                  # W2^T W2 - W1 W1^T = lam I
+    t = np.linspace(0, 8, 17)
+    X = exact_QQT(np.diag(s), W1, W2, t)
+    sv = np.diagonal(network_function(X, 3), axis1=1, axis2=2)
+    u_start = np.sqrt(u0 * (u0 + lam))                    # = (W2 W1)(0)
+    ref = np.stack([saxe_mode(t, si, u_start) for si in s], axis=1)
+    np.testing.assert_allclose(sv, ref, rtol=1e-4 if lam else 1e-9, atol=1e-12)
