@@ -83,16 +83,22 @@ def pathway_deficit(D: int, S: float = 1.0, p0: float = 0.05, onset: float = 0.0
     return t_all, P ** D
 
 
+def _final_share(depths, windows, S, p0, t_total) -> np.ndarray:
+    """K_b / S at t_total for each depth and deficit window (onset, length)."""
+    share = np.empty((len(depths), len(windows)))
+    for i, D in enumerate(depths):
+        for j, (onset, length) in enumerate(windows):
+            _, K = pathway_deficit(D, S, p0, onset, length, t_total, n_out=11)
+            share[i, j] = K[-1, 1] / S
+    return share
+
+
 def critical_period_curve(depths=(2, 3, 4), onsets=None, length: float = 20.0,
                           t_total: float = 400.0, S: float = 1.0, p0: float = 0.05) -> dict:
     """Final share K_b / S of the deprived pathway against the deficit onset, per depth
     (0.5 without a deficit, by symmetry)."""
     onsets = np.linspace(0, 100, 21) if onsets is None else np.asarray(onsets, dtype=float)
-    share = np.empty((len(depths), onsets.size))
-    for i, D in enumerate(depths):
-        for j, on in enumerate(onsets):
-            _, K = pathway_deficit(D, S, p0, on, length, t_total, n_out=11)
-            share[i, j] = K[-1, 1] / S
+    share = _final_share(depths, [(on, length) for on in onsets], S, p0, t_total)
     return {"depths": list(depths), "onsets": onsets.tolist(), "length": length,
             "t_total": t_total, "S": S, "p0": p0, "final_share_b": share.tolist()}
 
@@ -102,11 +108,7 @@ def deficit_length_curve(depths=(2, 3, 4), lengths=None, onset: float = 0.0,
     """Final share K_b / S of the deprived pathway against the length of a deficit that
     starts at ``onset``, per depth: how long a window must be to leave a lasting deficit."""
     lengths = np.linspace(0, 200, 21) if lengths is None else np.asarray(lengths, dtype=float)
-    share = np.empty((len(depths), lengths.size))
-    for i, D in enumerate(depths):
-        for j, length in enumerate(lengths):
-            _, K = pathway_deficit(D, S, p0, onset, length, t_total, n_out=11)
-            share[i, j] = K[-1, 1] / S
+    share = _final_share(depths, [(onset, length) for length in lengths], S, p0, t_total)
     return {"depths": list(depths), "lengths": lengths.tolist(), "onset": onset,
             "t_total": t_total, "final_share_b": share.tolist()}
 
