@@ -236,6 +236,7 @@ def _plot_scm_deficit(d, ax):
     ax.legend(fontsize=8)
 
 
+#: name -> (run, plot, number of axes or (rows, columns), title)
 SCENARIOS = {
     "specialisation": (specialisation, _plot_specialisation, 1,
                        "(a) specialisation index against the imbalance ratio"),
@@ -255,7 +256,8 @@ def run_scenario(name: str, out_dir="odesolve-out/scenarios", quick: bool = Fals
 
     if name not in SCENARIOS:
         raise ValueError(f"unknown scenario {name!r}; choose from {sorted(SCENARIOS)}.")
-    run, plot, n_axes, _ = SCENARIOS[name]
+    run, plot, layout, _ = SCENARIOS[name]
+    rows, cols = layout if isinstance(layout, tuple) else (1, layout)
     tic = time.perf_counter()
     data = run(quick)
     data["wall_s"] = time.perf_counter() - tic
@@ -265,8 +267,10 @@ def run_scenario(name: str, out_dir="odesolve-out/scenarios", quick: bool = Fals
     with atomic_path(js) as tmp:
         tmp.write_text(json.dumps(data, indent=1))
     plt = _pyplot()
-    fig, axes = plt.subplots(1, n_axes, figsize=(6.0 * n_axes, 4.4), constrained_layout=True)
-    plot(data, axes)
+    fig, axes = plt.subplots(rows, cols, figsize=(6.0 * cols, 4.4 * rows), squeeze=False,
+                             constrained_layout=True)
+    axes = axes.ravel()
+    plot(data, axes[0] if axes.size == 1 else axes)
     save_figure(fig, png)
     return data, js, png
 

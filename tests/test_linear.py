@@ -6,8 +6,8 @@ from scipy.integrate import solve_ivp
 
 from odesolve.linear import (balanced_mode, balanced_weights, exact_QQT, gradient_flow,
                              kernel_distance, low_rank_weights, network_function, ntk_blocks,
-                             representation_alignment, saxe_mode, task_aligned_low_rank,
-                             weight_change)
+                             random_start, rank_study, representation_alignment, saxe_mode,
+                             task_aligned_low_rank, weight_change)
 
 
 @pytest.mark.parametrize("dims", [(3, 3, 3), (5, 2, 4), (4, 3, 6)])
@@ -125,6 +125,35 @@ def test_low_rank_initialisations():
     np.testing.assert_allclose(U[:, 2:].T @ A2, 0.0, atol=1e-12)
     assert np.linalg.norm(A1) == pytest.approx(np.linalg.norm(W1))
     assert representation_alignment(Vt[:1], Sigma) > representation_alignment(Vt[-1:], Sigma)
+
+
+def test_low_rank_balanced_start_stays_balanced_and_shares_hidden_basis():
+    """Truncating both layers of a zero-balanced start (W1 = R S V^T, W2 = U S R^T) keeps it
+    zero-balanced, with r shared hidden directions: rank r, not 2r, hidden dimensions."""
+    W1, W2 = random_start(7, 6, 6, scale=0.8, start="balanced", seed=3)
+    for r in (1, 3, 6):
+        A1, A2 = low_rank_weights(W1, r), low_rank_weights(W2, r)
+        np.testing.assert_allclose(A2.T @ A2, A1 @ A1.T, atol=1e-12)
+        hidden = np.concatenate([A1, A2.T], axis=1)          # col(A1) + row(A2)
+        assert np.linalg.matrix_rank(hidden, tol=1e-10) == r
+    B1, B2 = random_start(7, 6, 6, scale=0.8, start="independent", seed=3)
+    hidden = np.concatenate([low_rank_weights(B1, 2), low_rank_weights(B2, 2).T], axis=1)
+    assert np.linalg.matrix_rank(hidden, tol=1e-10) == 4
+
+
+def test_rank_study_rejects_bad_input_and_skips_inadmissible_starts():
+    Sigma = np.diag([2.0, 1.0, 0.5, 0.0])
+    with pytest.raises(ValueError, match="start"):
+        rank_study(Sigma, 4, [2], start="gaussian")
+    with pytest.raises(ValueError, match="ranks"):
+        rank_study(Sigma, 4, [5])
+    with pytest.raises(ValueError, match="scale"):
+        rank_study(Sigma, 4, [2], scale=0.0)
+    out = rank_study(Sigma, 4, [2, 3], seeds=[0], t_final=200.0)
+    # a balanced rank-2 start spans 2 hidden directions, fewer than the task's rank 3
+    assert np.isnan(out["weight_change"]["random"][0][0])
+    assert np.isfinite(out["weight_change"]["random"][0][1])
+    assert out["task_rank"] == 3 and out["max_relative_loss"] < 1e-3
 
 
 def test_depth_two_mode_is_saxe_and_deeper_is_slower():

@@ -10,7 +10,7 @@
 - :func:`chain_gradient_flow`: (masked) gradient flow of depth-D chains; :func:`depth_mode`
   for one mode of a balanced chain; :func:`aligned_chain`, :func:`random_chain`.
 - Rich versus lazy: :func:`weight_change`, :func:`kernel_distance`,
-  :func:`representation_alignment`, low-rank starts and :func:`rank_study`.
+  :func:`representation_alignment`, low-rank starts, :func:`random_start` and :func:`rank_study`.
 - Critical periods: :func:`pathway_deficit`, :func:`critical_period_curve`,
   :func:`completion_deficit`, :func:`completion_deficit_curve`.
 """
@@ -21,7 +21,7 @@ from .critical import (completion_deficit, completion_deficit_curve, completion_
                        critical_period_curve, depth_mode, pathway_deficit)
 from .deep import aligned_chain, chain_gradient_flow, end_to_end, random_chain
 from .network import balanced_weights, gradient_flow
-from .rank import rank_study, rank_task
+from .rank import RANK_STARTS, random_start, rank_study, rank_task
 from .trajectory import LinearTrajectory, train
 
 __all__ = ["exact_QQT", "network_function", "ntk_blocks", "riccati_matrix", "saxe_mode",
@@ -30,4 +30,4 @@ __all__ = ["exact_QQT", "network_function", "ntk_blocks", "riccati_matrix", "sax
            "weight_change", "critical_period_curve", "depth_mode", "pathway_deficit",
            "completion_task", "completion_deficit", "completion_deficit_curve",
            "chain_gradient_flow", "aligned_chain", "random_chain", "end_to_end",
-           "rank_study", "rank_task", "LinearTrajectory", "train"]
+           "rank_study", "rank_task", "random_start", "RANK_STARTS", "LinearTrajectory", "train"]

@@ -1,40 +1,98 @@
 """Laziness against initial rank (Liu et al., ICLR 2024, transposed to two-layer linear nets).
 
-Both layers of a random start W1 ~ N(0, scale^2 / d_in), W2 ~ N(0, scale^2 / h) are replaced
-by their rank-r truncations rescaled to the full-rank Frobenius norms
-(:func:`odesolve.linear.low_rank_weights`), or by rank-r weights aligned with the task's top
-singular vectors (:func:`odesolve.linear.task_aligned_low_rank`). Each start is trained to
-convergence by gradient flow (:func:`odesolve.linear.gradient_flow`) and scored by the
-weight change and the kernel distance.
+A random start at a given scale is replaced by rank-r weights of the same Frobenius norms
+(:func:`odesolve.linear.low_rank_weights`: each layer's truncated SVD, rescaled), or by rank-r
+weights aligned with the task's top singular vectors
+(:func:`odesolve.linear.task_aligned_low_rank`). Each start is trained by gradient flow
+(:func:`odesolve.linear.gradient_flow`) and scored by the weight change and the kernel distance
+at ``t_final``.
+
+Two kinds of random start:
+
+- ``"balanced"`` (default): zero-balanced weights, ``W2^T W2 = W1 W1^T``
+  (:func:`odesolve.linear.balanced_weights` with lambda = 0), so ``W1 = R S V^T`` and
+  ``W2 = U S R^T`` share one hidden basis R and one spectrum S. This is the class of starts with
+  exact solutions (Braun et al. 2022; Domine et al. 2024) on which the linear-network analysis of
+  Liu et al. rests. Truncating both layers keeps the start zero-balanced: rank r means r shared
+  hidden directions with r singular values, rescaled.
+- ``"independent"``: W1 ~ N(0, scale^2 / d_in) and W2 ~ N(0, scale^2 / h) drawn independently
+  and truncated independently, so the two layers' hidden subspaces differ. Here the off-task
+  product ``W2 W1`` on hidden directions the task does not use has to be cancelled, a cost that
+  grows with rank; the weight change is then smallest at an intermediate rank (about h / 2), not
+  at full rank. Kept as the contrast case.
+
+``task`` is a fixed (d_out, d_in) matrix or a callable ``seed -> task`` (a new random task per
+seed: the average over tasks that Liu et al.'s claim is about). The weights of seed ``s`` come
+from the random stream ``[s, 1]``, so they are independent of a task drawn with ``s``.
 
 Admissibility: gradient flow keeps the hidden subspace ``col(W1) + row(W2)`` invariant, so a
-start whose hidden subspace is smaller than the task's rank (2r for random low rank, r for
-aligned: both layers share the hidden basis) cannot fit the task in exact arithmetic; a
-numerical run still does, by growing rounding noise exponentially. Such runs are marked
-inadmissible and left out (NaN).
+start whose hidden subspace is smaller than the task's rank k (r for balanced and aligned starts,
+2r for independent ones) cannot fit the task in exact arithmetic; a numerical run still does, by
+growing rounding noise exponentially. Such runs are left out (NaN).
 """
 from __future__ import annotations
 
 import numpy as np
 
 from .measures import kernel_distance, low_rank_weights, task_aligned_low_rank, weight_change
-from .network import gradient_flow
+from .network import balanced_weights, gradient_flow
 
-__all__ = ["rank_task", "rank_study"]
+__all__ = ["rank_task", "rank_study", "random_start", "RANK_STARTS"]
+
+RANK_STARTS = ("balanced", "independent")
 
 
-def rank_task(d: int = 20, singular_values=(3.0, 2.0, 1.0), seed: int = 12345):
-    """Square task ``Sigma = U diag(s) V^T`` (d, d) of rank len(s), random orthogonal U, V."""
-    rng = np.random.default_rng(seed)
-    U = np.linalg.qr(rng.standard_normal((d, d)))[0]
-    V = np.linalg.qr(rng.standard_normal((d, d)))[0]
+def rank_task(d: int = 20, singular_values=(3.0, 2.0, 1.0), seed: int = 12345,
+              d_out: int | None = None):
+    """Task ``Sigma = U diag(s) V^T`` of rank len(s) with random orthonormal U, V.
+
+    Returns
+    -------
+    Sigma : ndarray, shape (d_out, d) (d_out defaults to d)
+    """
+    d_out = d if d_out is None else d_out
     k = len(singular_values)
-    return (U[:, :k] * np.asarray(singular_values, dtype=float)) @ V[:, :k].T
+    if k > min(d, d_out):
+        raise ValueError(f"singular_values: {k} values need min(d, d_out) >= {k}.")
+    rng = np.random.default_rng(seed)
+    U = np.linalg.qr(rng.standard_normal((d_out, k)))[0]
+    V = np.linalg.qr(rng.standard_normal((d, k)))[0]
+    return (U * np.asarray(singular_values, dtype=float)) @ V.T
 
 
-def rank_study(Sigma, h: int, ranks, scale: float = 0.3, seeds=range(20),
-               t_final: float = 1000.0) -> dict:
+def random_start(d_in: int, h: int, d_out: int, scale: float, start: str = "balanced",
+                 seed=None):
+    """Full-rank random start of one of :data:`RANK_STARTS` (module docstring).
+
+    Returns
+    -------
+    W1 : ndarray, shape (h, d_in); W2 : ndarray, shape (d_out, h)
+    """
+    if start == "balanced":
+        return balanced_weights(d_in, h, d_out, 0.0, scale=scale, seed=seed)
+    if start == "independent":
+        rng = np.random.default_rng(seed)
+        return (rng.standard_normal((h, d_in)) * scale / np.sqrt(d_in),
+                rng.standard_normal((d_out, h)) * scale / np.sqrt(h))
+    raise ValueError(f"start must be one of {RANK_STARTS}, got {start!r}.")
+
+
+def rank_study(task, h: int, ranks, scale: float = 0.3, seeds=range(20),
+               t_final: float = 1000.0, start: str = "balanced") -> dict:
     """Weight change and kernel distance at ``t_final`` against the initial rank.
+
+    Parameters
+    ----------
+    task : ndarray (d_out, d_in) or callable ``seed -> ndarray``
+        A fixed task, or one task per seed.
+    h : int
+        Hidden width; every entry of ``ranks`` must lie in 1 .. h.
+    ranks : sequence of int
+    scale : float
+        Initial weight scale (> 0) of the full-rank start.
+    seeds : iterable of int
+    t_final : float
+    start : {"balanced", "independent"}
 
     Returns
     -------
@@ -42,37 +100,46 @@ def rank_study(Sigma, h: int, ranks, scale: float = 0.3, seeds=range(20),
     ``"full"`` (n_seeds,), ``"random"`` and ``"aligned"`` (n_seeds, n_ranks), NaN where
     inadmissible; and ``max_relative_loss`` over the admissible runs (convergence check).
     """
-    Sigma = np.asarray(Sigma, dtype=np.float64)
-    d_out, d_in = Sigma.shape
-    k = np.linalg.matrix_rank(Sigma)
-    ranks, seeds = list(ranks), list(seeds)
+    ranks, seeds = [int(r) for r in ranks], list(seeds)
+    if start not in RANK_STARTS:
+        raise ValueError(f"start must be one of {RANK_STARTS}, got {start!r}.")
+    if not scale > 0:
+        raise ValueError(f"scale must be > 0, got {scale}.")
+    if any(r < 1 or r > h for r in ranks):
+        raise ValueError(f"ranks must lie in 1 .. h = {h}, got {ranks}.")
+    task_of = task if callable(task) else (lambda seed, S=np.asarray(task, float): S)
     t = np.array([0.0, t_final])
     wc = {"full": np.empty(len(seeds)), "random": np.full((len(seeds), len(ranks)), np.nan),
           "aligned": np.full((len(seeds), len(ranks)), np.nan)}
     kd = {key: val.copy() for key, val in wc.items()}
-    worst = 0.0
+    worst, task_rank = 0.0, None
 
-    def score(W1, W2):
+    def score(Sigma, W1, W2):
         A, B = gradient_flow(Sigma, W1, W2, t)
         loss = np.sum((Sigma - B[-1] @ A[-1]) ** 2) / np.sum(Sigma ** 2)
         return (weight_change(A[-1], B[-1], W1, W2), kernel_distance(A[-1], B[-1], W1, W2),
                 loss)
 
+    random_width = 1 if start == "balanced" else 2     # hidden directions per unit of rank
     for s, seed in enumerate(seeds):
-        rng = np.random.default_rng(seed)
-        W1 = rng.standard_normal((h, d_in)) * scale / np.sqrt(d_in)
-        W2 = rng.standard_normal((d_out, h)) * scale / np.sqrt(h)
-        wc["full"][s], kd["full"][s], loss = score(W1, W2)
+        Sigma = np.asarray(task_of(seed), dtype=np.float64)
+        d_out, d_in = Sigma.shape
+        k = np.linalg.matrix_rank(Sigma)
+        task_rank = k if task_rank is None else task_rank
+        W1, W2 = random_start(d_in, h, d_out, scale, start, [seed, 1])
+        wc["full"][s], kd["full"][s], loss = score(Sigma, W1, W2)
         worst = max(worst, loss)
         for j, r in enumerate(ranks):
-            starts = {"random": ((low_rank_weights(W1, r), low_rank_weights(W2, r)), 2 * r),
+            starts = {"random": ((low_rank_weights(W1, r), low_rank_weights(W2, r)),
+                                 random_width * r),
                       "aligned": (task_aligned_low_rank(W1, W2, Sigma, r), r)}
             for name, ((A1, A2), hidden_dim) in starts.items():
                 if min(hidden_dim, h) < k:
                     continue
-                wc[name][s, j], kd[name][s, j], loss = score(A1, A2)
+                wc[name][s, j], kd[name][s, j], loss = score(Sigma, A1, A2)
                 worst = max(worst, loss)
-    return {"ranks": ranks, "h": h, "scale": scale, "t_final": t_final, "task_rank": int(k),
+    return {"ranks": ranks, "h": h, "scale": scale, "t_final": t_final, "start": start,
+            "task_rank": int(task_rank),
             "weight_change": {key: val.tolist() for key, val in wc.items()},
             "kernel_distance": {key: val.tolist() for key, val in kd.items()},
             "max_relative_loss": worst}

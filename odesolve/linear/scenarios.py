@@ -4,7 +4,8 @@ critical_periods`` (registered in :data:`odesolve.scenarios.SCENARIOS`).
 - ``lazy_rich``: two-layer 6-6-6 network, lambda-balanced start at scale 0.1; loss curves and
   the kernel distance at t = 20 against lambda (exact solution, :func:`exact_QQT`).
 - ``low_rank``: weight change and kernel distance after training against the initial rank,
-  random low rank versus task-aligned low rank (:func:`odesolve.linear.rank.rank_study`).
+  random low rank versus task-aligned low rank (:func:`odesolve.linear.rank.rank_study`), for
+  zero-balanced starts (the claim) and for independently drawn layers (the contrast).
 - ``critical_periods``: (left) two pathways of depth D, pathway b frozen for 20 time units:
   final share of the deprived pathway against the onset of the deficit, per depth
   (:func:`critical_period_curve`); (middle) the same against the length of a deficit from
@@ -66,30 +67,40 @@ def _plot_lazy_rich(d, axes):
 
 
 def low_rank(quick=False) -> dict:
-    """Laziness against initial rank: d = h = 20, rank-3 task (3, 2, 1), scale 0.3."""
+    """Laziness against initial rank: d = h = 20, a random rank-3 task (3, 2, 1) per seed,
+    scale 0.3; zero-balanced starts (the claim) and independent layers (the contrast)."""
     from .rank import rank_study, rank_task
 
     ranks = [2, 3, 6, 10] if quick else [2, 3, 4, 6, 8, 10, 12, 15]
     seeds = range(4 if quick else 20)
-    return {"scenario": "low_rank", "d": 20, "task_singular_values": [3.0, 2.0, 1.0],
-            **rank_study(rank_task(20), 20, ranks, scale=0.3, seeds=seeds)}
+    sv = (3.0, 2.0, 1.0)
+
+    def task(seed):
+        return rank_task(20, sv, seed=seed)
+
+    return {"scenario": "low_rank", "d": 20, "task_singular_values": list(sv),
+            **{start: rank_study(task, 20, ranks, scale=0.3, seeds=seeds, start=start)
+               for start in ("balanced", "independent")}}
 
 
 def _plot_low_rank(d, axes):
-    for ax, key, label in zip(axes, ("weight_change", "kernel_distance"),
-                              ("weight change ||W(t) - W(0)||", "kernel distance")):
-        full = np.asarray(d[key]["full"])
-        ax.axhline(full.mean(), color="0.4", ls="--", lw=1, label=f"full rank ({d['h']})")
-        for name, marker in (("random", "o-"), ("aligned", "s-")):
-            vals = np.asarray(d[key][name], dtype=float)
-            ok = ~np.all(np.isnan(vals), axis=0)
-            mean = np.nanmean(vals[:, ok], axis=0)
-            sem = np.nanstd(vals[:, ok], axis=0, ddof=1) / np.sqrt(vals.shape[0])
-            ax.errorbar(np.asarray(d["ranks"])[ok], mean, sem, fmt=marker, ms=4, capsize=2,
-                        label=f"{name} low rank")
-        ax.set(xlabel="initial rank (equal Frobenius norm)", ylabel=label,
-               title=f"after training, task rank {d['task_rank']}, scale {d['scale']:g}")
-        ax.legend(fontsize=8)
+    measures = (("weight_change", "weight change ||W(t) - W(0)||"),
+                ("kernel_distance", "kernel distance"))
+    for row, start in enumerate(("balanced", "independent")):
+        r = d[start]
+        for ax, (key, label) in zip(axes[2 * row:2 * row + 2], measures):
+            full = np.asarray(r[key]["full"])
+            ax.axhline(full.mean(), color="0.4", ls="--", lw=1, label=f"full rank ({r['h']})")
+            for name, marker in (("random", "o-"), ("aligned", "s-")):
+                vals = np.asarray(r[key][name], dtype=float)
+                ok = ~np.all(np.isnan(vals), axis=0)
+                mean = np.nanmean(vals[:, ok], axis=0)
+                sem = np.nanstd(vals[:, ok], axis=0, ddof=1) / np.sqrt(vals.shape[0])
+                ax.errorbar(np.asarray(r["ranks"])[ok], mean, sem, fmt=marker, ms=4,
+                            capsize=2, label=f"{name} low rank")
+            ax.set(xlabel="initial rank (equal Frobenius norm)", ylabel=label,
+                   title=f"{start} start, task rank {r['task_rank']}, scale {r['scale']:g}")
+            ax.legend(fontsize=8)
 
 
 def critical_periods(quick=False) -> dict:
@@ -136,11 +147,11 @@ def _plot_critical_periods(d, axes):
     ax.legend(fontsize=8)
 
 
-#: name -> (run, plot, number of axes, title), merged into odesolve.scenarios.SCENARIOS
+#: name -> (run, plot, number of axes or (rows, columns), title), merged into odesolve.scenarios.SCENARIOS
 LINEAR_SCENARIOS = {
     "lazy_rich": (lazy_rich, _plot_lazy_rich, 2,
                   "deep linear: loss curves and kernel distance from rich to lazy (lambda)"),
-    "low_rank": (low_rank, _plot_low_rank, 2,
+    "low_rank": (low_rank, _plot_low_rank, (2, 2),
                  "deep linear: weight change and kernel distance against initial rank"),
     "critical_periods": (critical_periods, _plot_critical_periods, 3,
                          "deep linear: final deficit against deficit onset, per depth"),
