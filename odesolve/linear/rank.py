@@ -11,10 +11,10 @@ Two kinds of random start:
 
 - ``"balanced"`` (default): zero-balanced weights, ``W2^T W2 = W1 W1^T``
   (:func:`odesolve.linear.balanced_weights` with lambda = 0), so ``W1 = R S V^T`` and
-  ``W2 = U S R^T`` share one hidden basis R and one spectrum S. This is the class of starts with
-  exact solutions (Braun et al. 2022; Domine et al. 2024) on which the linear-network analysis of
-  Liu et al. rests. Truncating both layers keeps the start zero-balanced: rank r means r shared
-  hidden directions with r singular values, rescaled.
+  ``W2 = U S R^T`` share one hidden basis R and one spectrum S: the lambda = 0 member of the
+  lambda-balanced family solved exactly in :mod:`odesolve.linear.exact` (Braun et al. 2022;
+  Domine et al. 2024). Truncating both layers keeps the start zero-balanced: rank r means r
+  shared hidden directions with r singular values, rescaled.
 - ``"independent"``: W1 ~ N(0, scale^2 / d_in) and W2 ~ N(0, scale^2 / h) drawn independently
   and truncated independently, so the two layers' hidden subspaces differ. Here the off-task
   product ``W2 W1`` on hidden directions the task does not use has to be cancelled, a cost that
