@@ -9,7 +9,7 @@ generated modules are missing or stale.
 """
 import importlib
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 _PUBLIC = {
     "TeacherStudent": "model", "Overlaps": "model", "ACTIVATIONS": "model",

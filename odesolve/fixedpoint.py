@@ -55,7 +55,7 @@ class FixedPoint:
     eigenvectors : ndarray of complex, shape (n, n)
         Columns, in the order of ``eigenvalues``.
     residual : float
-        max |dx/dt| at ``x``.
+        ``max |dx/dt|`` at ``x``.
     iterations : int
     setup : TeacherStudent
     ansatz : str or None
@@ -189,7 +189,7 @@ def fixed_point(setup: TeacherStudent, guess, ansatz: str | None = None,
     small_eta : bool
         Solve the eta -> 0 equations (the O(eta) part, i.e. gradient flow) instead.
     tol : float
-        Convergence: max |dx/dt| <= tol.
+        Convergence: ``max |dx/dt| <= tol``.
 
     Returns
     -------

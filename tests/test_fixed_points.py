@@ -22,9 +22,16 @@ def _theory_plateau(K):
 
 
 @pytest.mark.parametrize("K", [2, 3, 4])
-def test_small_eta_plateau_is_the_theory_formula(K):
+def test_small_eta_plateau_is_the_theory_formula(K, validation):
     d = plateau_small_eta(TeacherStudent(K, K, "erf", eta=0.1, eta_v=0.0))
     x, eps = _theory_plateau(K)
+    validation(f"limits.plateau.newton.K{K}", area="Closed-form limits",
+               claim=f"the eta -> 0 symmetric plateau found by Newton has Saad & Solla's "
+                     f"q, c, r, s and eps_g, K = {K}",
+               method="q = c = 1/(2K-1), r = s = 1/sqrt(K(2K-1)), "
+                      "eps_g = (K/pi)(pi/6 - K asin(1/(2K)))",
+               measured=max(abs(d["eps_g"] - eps), np.abs(np.asarray(d["x"]) - x).max()),
+               bound=1e-6, unit="max abs error")
     np.testing.assert_allclose(d["x"], x, atol=1e-6)
     assert d["eps_g"] == pytest.approx(eps, abs=1e-7)
 
@@ -82,7 +89,7 @@ def test_exact_jacobian_against_finite_differences_of_the_compiled_rhs(train_v):
 
 
 @pytest.mark.parametrize("K,eta", [(2, 0.5), (3, 0.3)])
-def test_finite_eta_plateau_matches_a_long_integration(K, eta):
+def test_finite_eta_plateau_matches_a_long_integration(K, eta, validation):
     """Identical students stay identical and converge to the plateau; the fixed point found
     by Newton agrees with the integrated end point to 1e-6 (in fact ~1e-12)."""
     setup = TeacherStudent(K, K, "erf", eta=eta, eta_v=0.0)
@@ -90,6 +97,13 @@ def test_finite_eta_plateau_matches_a_long_integration(K, eta):
     assert fp.x[0] == pytest.approx(fp.x[1], abs=1e-12)             # q = c: identical units
     tr = integrate(setup, symmetric_state(K, 0.2, 0.2, 0.05, 0.05), 300.0 / eta,
                    method="dopri5", rtol=1e-11, atol=1e-13, n_out=3)
+    validation(f"fixed-point.plateau.K{K}.eta{eta:g}", area="Fixed points and stability",
+               claim=f"the finite-eta plateau from Newton is where a long integration ends, "
+                     f"K = {K}, eta = {eta:g}", method=f"dopri5 to t = {300 / eta:g} from a "
+                                                       "symmetric start",
+               measured=max(np.abs(tr.Q[-1] - fp.state.Q).max(),
+                            np.abs(tr.R[-1] - fp.state.R).max()),
+               bound=1e-6, unit="max abs difference of Q, R")
     np.testing.assert_allclose(tr.Q[-1], fp.state.Q, atol=1e-6)
     np.testing.assert_allclose(tr.R[-1], fp.state.R, atol=1e-6)
     assert tr.eps_g[-1] == pytest.approx(fp.eps_g, abs=1e-6)
@@ -120,7 +134,7 @@ def _near_perfect(K):
 
 
 @pytest.mark.parametrize("train_v", [False, True])
-def test_max_learning_rate_brackets_integrations(train_v):
+def test_max_learning_rate_brackets_integrations(train_v, validation):
     """Below eta_max long integrations from near perfect learning converge to it, above it
     they do not; the ansatz and the full Jacobian give the same threshold."""
     base = TeacherStudent(2, 2, "erf", eta=1.0, eta_v=None if train_v else 0.0)
@@ -132,13 +146,22 @@ def test_max_learning_rate_brackets_integrations(train_v):
         tr = integrate(setup, _near_perfect(2), 3000.0, method="dopri5", rtol=1e-10,
                        atol=1e-12, on_failure="flag", n_out=3)
         final = tr.eps_g[-1]
+        validation(f"fixed-point.eta-max.{'trained' if train_v else 'fixed'}.{factor:g}",
+                   area="Fixed points and stability",
+                   claim=f"at {factor:g} eta_max (eta_max = {eta_max:.6g}, readouts "
+                         f"{'trained' if train_v else 'fixed'}) a start near perfect learning "
+                         f"{'converges' if converges else 'does not converge'}",
+                   method="dopri5 integration to t = 3000; eps_g at the end",
+                   measured=final if tr.status == 0 else float("inf"),
+                   bound=1e-10 if converges else 1e-6, comparison="<=" if converges else ">=",
+                   unit="final eps_g")
         if converges:
             assert tr.status == 0 and final < 1e-10
         else:
             assert tr.status != 0 or not final < 1e-6
 
 
-def test_optimal_learning_rate_maximises_the_decay_rate():
+def test_optimal_learning_rate_maximises_the_decay_rate(validation):
     from odesolve.stability import decay_rate
 
     setup = TeacherStudent(2, 2, "erf", eta=1.0, eta_v=0.0)
@@ -153,6 +176,11 @@ def test_optimal_learning_rate_maximises_the_decay_rate():
     tr = integrate(s, _near_perfect(2), 150.0, method="dopri5", rtol=1e-12, atol=1e-16,
                    times=[0.0, 50.0, 100.0, 150.0])          # eps_g ~ 1e-13 at t = 150
     slope = -np.diff(np.log(tr.eps_g[1:])) / np.diff(tr.t[1:])
+    validation("fixed-point.decay-rate", area="Fixed points and stability",
+               claim="eps_g decays near perfect learning as exp(-2 gamma t), gamma from the "
+                     "Jacobian's spectrum", method="slope of log eps_g of a long integration",
+               measured=np.abs(slope / (2 * decay_rate(s)) - 1).max(), bound=1e-3,
+               unit="relative error")
     np.testing.assert_allclose(slope, 2 * decay_rate(s), rtol=1e-3)
 
 

@@ -12,7 +12,7 @@ from odesolve.linear import (balanced_mode, balanced_weights, exact_QQT, gradien
 
 @pytest.mark.parametrize("dims", [(3, 3, 3), (5, 2, 4), (4, 3, 6)])
 @pytest.mark.parametrize("lam", [-1.0, -0.1, 0.0, 0.5, 2.0])
-def test_exact_solution_matches_gradient_flow(dims, lam):
+def test_exact_solution_matches_gradient_flow(dims, lam, validation):
     d_in, h, d_out = dims
     rng = np.random.default_rng(sum(dims))
     Sigma = rng.standard_normal((d_out, d_in))
@@ -22,6 +22,13 @@ def test_exact_solution_matches_gradient_flow(dims, lam):
     X = exact_QQT(Sigma, W1, W2, t, tau=1.0)
     A1, A2 = gradient_flow(Sigma, W1, W2, t)
     Q = np.concatenate([np.swapaxes(A1, 1, 2), A2], axis=1)
+    validation(f"linear.exact-vs-flow.{'-'.join(map(str, dims))}.lam{lam:g}",
+               area="Deep linear networks",
+               claim=f"the exact lambda-balanced solution QQ^T equals gradient flow, dims "
+                     f"{dims}, lambda = {lam:g}, t <= 10",
+               method="numerical gradient flow of both layers (compiled dopri5)",
+               measured=np.abs(X - Q @ np.swapaxes(Q, 1, 2)).max(), bound=1e-8,
+               unit="max abs difference")
     np.testing.assert_allclose(X, Q @ np.swapaxes(Q, 1, 2), atol=1e-8, rtol=0)
     # balancedness is conserved by the numerical flow
     drift = np.swapaxes(A2, 1, 2) @ A2 - A1 @ np.swapaxes(A1, 1, 2) - lam * np.eye(h)
@@ -40,8 +47,13 @@ def test_tau_rescales_time():
                                exact_QQT(Sigma, W1, W2, 2.0), atol=1e-13)
 
 
-def test_saxe_solution_and_limit():
+def test_saxe_solution_and_limit(validation):
     # THEORY.md check: s = 2, u0 = 1e-3, tau = 1 reaches s/2 at t = 1.9001
+    validation("linear.saxe-half-time", area="Deep linear networks",
+               claim="a Saxe mode with s = 2, u0 = 1e-3, tau = 1 reaches s/2 at t = 1.9001",
+               method="the half-time ln(s/u0 - 1)/(2s) of the logistic solution, by hand",
+               measured=abs(saxe_mode(1.9001, 2.0, 1e-3) - 1.0), bound=1e-5,
+               unit="abs error")
     assert saxe_mode(1.9001, 2.0, 1e-3) == pytest.approx(1.0, abs=1e-5)
     t = np.linspace(0, 6, 25)
     np.testing.assert_allclose(balanced_mode(t, 2.0, 1e-3, lam=0.0), saxe_mode(t, 2.0, 1e-3),
@@ -51,12 +63,18 @@ def test_saxe_solution_and_limit():
 
 
 @pytest.mark.parametrize("lam", [-2.0, -0.5, 0.5, 2.0])
-def test_balanced_mode_solves_the_mode_equation(lam):
+def test_balanced_mode_solves_the_mode_equation(lam, validation):
     """ds/dt = sqrt(lam^2 + 4 s^2) (sigma - s), integrated independently with scipy."""
     sigma, s0 = 1.7, 0.05
     t = np.linspace(0, 5, 11)
     ref = solve_ivp(lambda _, s: np.sqrt(lam ** 2 + 4 * s ** 2) * (sigma - s), (0, 5), [s0],
                     t_eval=t, rtol=1e-12, atol=1e-14, method="DOP853").y[0]
+    validation(f"linear.balanced-mode.lam{lam:g}", area="Deep linear networks",
+               claim=f"the closed-form lambda-balanced mode solves ds/dt = sqrt(lambda^2 + "
+                     f"4 s^2)(sigma - s), lambda = {lam:g}",
+               method="scipy DOP853 at rtol = 1e-12", measured=np.abs(
+                   balanced_mode(t, sigma, s0, lam) - ref).max(), bound=1e-9,
+               unit="max abs error")
     np.testing.assert_allclose(balanced_mode(t, sigma, s0, lam), ref, atol=1e-9)
 
 
@@ -225,7 +243,7 @@ def test_chain_gradient_flow_against_numpy(masked):
 
 
 @pytest.mark.parametrize("D", [1, 2, 3, 4])
-def test_balanced_aligned_chain_follows_the_depth_mode_equation(D):
+def test_balanced_aligned_chain_follows_the_depth_mode_equation(D, validation):
     """Each singular value of a balanced aligned depth-D chain follows
     du/dt = D u^(2 - 2/D) (s - u) (THEORY.md section 3)."""
     from odesolve.linear.critical import depth_mode
@@ -239,6 +257,11 @@ def test_balanced_aligned_chain_follows_the_depth_mode_equation(D):
     sv = np.linalg.svd(end_to_end(chain_gradient_flow(Sigma, W, t, rtol=1e-11, atol=1e-14)),
                        compute_uv=False)
     ref = np.stack([depth_mode(t, si, 1e-2, D) for si in s], axis=1)
+    validation(f"linear.depth-mode.D{D}", area="Deep linear networks",
+               claim=f"singular values of a balanced aligned depth-{D} chain follow "
+                     "du/dt = D u^(2 - 2/D) (s - u)",
+               method="compiled gradient flow of the full chain; singular values by SVD",
+               measured=np.abs(sv - ref).max(), bound=1e-8, unit="max abs error")
     np.testing.assert_allclose(sv, ref, atol=1e-8)
 
 

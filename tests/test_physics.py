@@ -27,23 +27,36 @@ def _random_state(K, M, seed):
 
 
 @pytest.mark.parametrize("activation", ALL)
-def test_perfect_learning_is_a_fixed_point(activation):
+def test_perfect_learning_is_a_fixed_point(activation, validation):
     """Q = R = T = I, v = v*: the student is the teacher, every derivative vanishes."""
     K = 3
     setup = TeacherStudent(K, K, activation, eta=0.7, eta_v=0.4)
     state = Overlaps(np.eye(K), np.eye(K), np.eye(K), np.ones(K), np.ones(K))
-    for d in _rhs(setup, state):
-        np.testing.assert_allclose(d, 0.0, atol=1e-9 if activation == "tanh" else 1e-13)
+    tol = 1e-9 if activation == "tanh" else 1e-13
+    largest = max(np.abs(d).max() for d in _rhs(setup, state))
+    validation(f"fixed-point.perfect-learning.{activation}", area="Fixed points and stability",
+               claim=f"perfect learning (Q = R = T = I, v = v*) is a fixed point, {activation}, "
+                     "K = M = 3", method="every derivative of the compiled right-hand side",
+               measured=largest, bound=tol, unit="max |dX/dt|")
+    assert largest <= tol
     assert odesolve.generalisation_error(setup, state) == pytest.approx(0.0, abs=1e-9)
 
 
 @pytest.mark.parametrize("K, M", [(2, 2), (3, 2), (4, 3)])
-def test_erf_rhs_matches_hand_written_numpy_transcription(K, M):
+def test_erf_rhs_matches_hand_written_numpy_transcription(K, M, validation):
     """The derived, generated, compiled erf ODE equals THEORY.md transcribed into NumPy."""
     setup = TeacherStudent(K, M, "erf", eta=0.7, eta_v=0.3, sigma=0.2, weight_decay=0.01)
     state = _random_state(K, M, seed=K + M)
     got = _rhs(setup, state)
     ref = erf_rhs_numpy(state.Q, state.R, state.T, state.v, state.v_star, 0.7, 0.3, 0.2, 0.01)
+    validation(f"committee.erf-rhs.numpy.K{K}M{M}", area="Committee ODEs",
+               claim=f"derived erf ODEs (K = {K}, M = {M}, noise, weight decay, trained "
+                     "readouts) equal the published equations",
+               method="the published ODEs transcribed by hand into NumPy "
+                      "(odesolve.reference)",
+               measured=max(float(np.max(np.abs(g - r) / (1e-14 + 1e-12 * np.abs(r))))
+                             for g, r in zip(got, ref)),
+               bound=1, unit="x tolerance (rtol 1e-12, atol 1e-14)")
     for g, r in zip(got, ref):
         np.testing.assert_allclose(g, r, rtol=1e-12, atol=1e-14)
     assert odesolve.generalisation_error(setup, state) == pytest.approx(
@@ -79,7 +92,7 @@ def _erf(x):
 
 
 @pytest.mark.parametrize("activation", ALL)
-def test_eps_g_matches_monte_carlo_of_the_networks_error(activation):
+def test_eps_g_matches_monte_carlo_of_the_networks_error(activation, validation):
     rng = np.random.default_rng(11)
     N, K, M = 300, 3, 2
     W = 1.2 * rng.standard_normal((K, N))
@@ -90,6 +103,11 @@ def test_eps_g_matches_monte_carlo_of_the_networks_error(activation):
     setup = TeacherStudent(K, M, activation)
     mean, se = _network_error_mc(activation, W, Ws, v, vs, 400_000, seed=3)
     got = odesolve.generalisation_error(setup, state)
+    validation(f"committee.eps_g.monte-carlo.{activation}", area="Committee ODEs",
+               claim=f"eps_g from the order parameters equals the networks' error, "
+                     f"{activation}", method="Monte Carlo of 1/2 (student - teacher)^2 on "
+                                             "explicit weights, N = 300, 400 000 inputs",
+               measured=abs(got - mean) / se, bound=4, unit="standard errors")
     assert abs(got - mean) < 4 * se, (got, mean, se)
 
 
@@ -129,7 +147,7 @@ def _plateau_fixed_point(K, eta, guess):
 
 
 @pytest.mark.parametrize("K", [2, 3])
-def test_symmetric_plateau_matches_saad_solla(K):
+def test_symmetric_plateau_matches_saad_solla(K, validation):
     """K = M, T = I, v = v* = 1 fixed, symmetric start: the dynamics reach the plateau.
 
     Integration from a generic symmetric state (all R_in equal) reaches the plateau (eps_g
@@ -154,6 +172,13 @@ def test_symmetric_plateau_matches_saad_solla(K):
     # eta -> 0: Richardson extrapolation of the fixed point from two small learning rates
     e1 = _plateau_fixed_point(K, 2e-3, fixed)
     e2 = _plateau_fixed_point(K, 1e-3, e1[0])
+    validation(f"limits.plateau.integrated.K{K}", area="Closed-form limits",
+               claim=f"the plateau reached by integration, extrapolated to eta -> 0, has "
+                     f"eps_g = (K/pi)(pi/6 - K asin(1/(2K))), K = {K}",
+               method="integration to the plateau, root polishing at eta = 2e-3 and 1e-3, "
+                      "Richardson extrapolation; Saad & Solla's formula",
+               measured=abs(2 * e2[1] - e1[1] - expected) / expected, bound=1e-5,
+               unit="relative error")
     assert 2 * e2[1] - e1[1] == pytest.approx(expected, rel=1e-5)
     q, r = 1 / (2 * K - 1), 1 / math.sqrt(K * (2 * K - 1))
     Q0 = 2 * e2[0].Q - e1[0].Q
@@ -173,11 +198,17 @@ def _gradient_flow_part(setup_kwargs, state, activation):
 
 
 @pytest.mark.parametrize("activation", ["linear", "relu"])
-def test_layer_imbalance_is_conserved_by_gradient_flow(activation):
+def test_layer_imbalance_is_conserved_by_gradient_flow(activation, validation):
     """v_i^2 - Q_ii is constant under gradient flow (no eta^2 term) for homogeneous units."""
     state = _random_state(3, 2, seed=5)
     dQ, dR, dv = _gradient_flow_part({}, state, activation)
     balance_rate = 2 * state.v * dv - np.diag(dQ)
+    validation(f"limits.layer-imbalance.{activation}", area="Closed-form limits",
+               claim=f"v_i^2 - Q_ii is conserved by gradient flow, {activation} units",
+               method="d/dt (v_i^2 - Q_ii) from the O(eta) part of the right-hand side, "
+                      "relative to the size of dQ_ii/dt",
+               measured=np.abs(balance_rate).max() / np.abs(np.diag(dQ)).max(), bound=1e-12,
+               unit="relative")
     np.testing.assert_allclose(balance_rate, 0.0, atol=1e-12 * np.abs(np.diag(dQ)).max())
     # erf is not homogeneous: the same combination does not vanish (the test can fail)
     dQe, _, dve = _gradient_flow_part({}, state, "erf")

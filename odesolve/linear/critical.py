@@ -4,7 +4,7 @@ Two pathways a and b of depth D learn the same mode of strength S; with balanced
 pathway is one scalar p (the per-layer mode strength) whose end-to-end strength is K = p^D, and
 gradient flow on 1/2 (S - K_a - K_b)^2 gives (THEORY.md section 3)
 
-    dp_i/dt = D/D * |p_i|^(D-1) (S - K_a - K_b)   (the factor D of the chain rule absorbed into t).
+    dp_i/dt = D/D * ``|p_i|^(D-1)`` (S - K_a - K_b)   (the factor D of the chain rule absorbed into t).
 
 A *deficit* freezes pathway b (dp_b/dt = 0) during [onset, onset + length]. Pathway a then
 learns the task alone; when the window closes the error is small, so b never catches up: an

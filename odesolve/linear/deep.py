@@ -137,7 +137,8 @@ CHAIN_GRADIENT_FLOW = Problem(_chain_rhs, n_work=_n_work, name="linear_chain_gra
 
 
 def end_to_end(weights):
-    """``P = W_D ... W_1`` for a list of layers (leading time axes allowed)."""
+    """End-to-end map of a list of layers: the product of W_D down to W_1 (leading time axes
+    allowed)."""
     P = weights[0]
     for W in weights[1:]:
         P = W @ P

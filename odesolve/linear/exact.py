@@ -21,7 +21,7 @@ into the gradient flow). This matrix Riccati equation has the exact solution
 with s = t / tau (differentiate: X' = F X + X F - X^2), evaluated through the
 eigendecomposition of the symmetric F, so that singular F (lambda = 0 with a rectangular or
 rank-deficient Sigma) needs no special case. The flow map is applied in sub-steps with
-|mu| ds <= 1/2 (a semigroup, so this is still exact): in one step the formula divides numbers
+``|mu| ds <= 1/2`` (a semigroup, so this is still exact): in one step the formula divides numbers
 of size e^{2 mu s} and loses every digit for mu s of order 20. Blocks of X give the network
 function ``W2 W1 = X[in:, :in]`` and the neural tangent kernel on whitened inputs,
 ``K = W2 W2^T (x) I + I (x) W1^T W1`` from ``X[in:, in:]`` and ``X[:in, :in]``.
