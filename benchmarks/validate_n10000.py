@@ -15,7 +15,9 @@ Pass rule (odesolve/comparison.py): |mean_sim - ode| <= k_S sem + 0.05 / sqrt(N)
 and eps_g at every record time, k_S being 4 normal standard errors as a Student-t quantile for
 the number of seeds (4.6 for 32 seeds).
 Prints each report's summary, writes ``<case>.json`` and
-``<case>.png`` under the output folder and exits 1 if any case fails.
+``<case>.png`` under the output folder, records each verdict for the documentation's
+validation page (``build/validation/n10000.json``, see ``odesolve._records``) and exits 1 if
+any case fails.
 """
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 import odesolve
+from odesolve._records import record
 
 HERE = Path(__file__).resolve().parent
 N = 10_000
@@ -71,6 +74,18 @@ def main(argv=None) -> int:
         print(f"wall time {wall:.1f} s; {rep.info['steps_per_s_per_seed']:,.0f} steps/s per "
               f"seed; report {rep.info['paths'][0]}\nfigure {rep.info['paths'][1]}", flush=True)
         results.append((name, rep.passed, wall))
+        worst = max(s["worst"] for q, s in rep.stats.items() if s.get("in_verdict", True))
+        s = setup
+        record("n10000", f"simulation.{name}", area="Simulation agreement",
+               claim=f"the ODE predicts the mean of finite-N SGD: {s.activation_name}, "
+                     f"K = {s.K}, M = {s.M}, eta = {s.eta:g}, eta_v = {s.eta_readout:g}, "
+                     f"sigma = {s.sigma:g}, t <= {args.t_max:g}",
+               method=f"simulation of the networks at N = {args.N:,}, {args.seeds} seeds; "
+                      f"Q, R, v, eps_g at {args.n_out} times; verdict {rep.verdict}",
+               measured=worst, bound=1.0, unit="x tolerance (k_S sem + c/sqrt N)",
+               where=f"python benchmarks/validate_n10000.py --seeds {args.seeds} "
+                     f"--t-max {args.t_max:g}",
+               extra={"k_S": rep.k_seeds, "wall time s": round(wall, 1)})
     print("\n=== summary ===")
     for name, ok, wall in results:
         print(f"{name:<28} {'PASS' if ok else 'FAIL'}  {wall:7.1f} s")

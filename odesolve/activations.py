@@ -2,7 +2,8 @@
 
 ``erf`` (g(x) = erf(x/sqrt 2)), ``linear`` and ``relu`` have kernels derived in closed form by
 ``odesolve derive`` (ReLU's I4 numerically); every other activation, ``tanh`` included, gets its
-kernels by Gauss-Hermite quadrature from Numba-compiled g and g' (slower, but correct).
+kernels by tensor-product quadrature from Numba-compiled g and g' (a truncated trapezoidal rule on
+the normal weight, :mod:`odesolve.kernels.quadrature`; slower, but correct).
 """
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ class Activation:
         The activation and its derivative, e.g. ``numba.njit(lambda x: math.tanh(x))``.
         Define them in a module (a file) so Numba can cache the compiled code.
     n_nodes : int
-        Gauss-Hermite nodes per dimension.
+        Quadrature nodes per dimension (default: the module's choice).
 
     Examples
     --------
@@ -109,7 +110,7 @@ def kernels_for(activation) -> dict:
     """Compiled kernels ``{"I2", "J2", "I3", "I4"}`` of an activation.
 
     Closed-form activations use the generated modules in ``odesolve/kernels/_generated``;
-    the others are Gauss-Hermite quadratures of their g and g'.
+    the others are tensor-product quadratures of their g and g' (trapezoidal rule).
     """
     from .derive import CLOSED_FORM_ACTIVATIONS
 

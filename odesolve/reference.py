@@ -1,6 +1,8 @@
-"""Hand-written NumPy right-hand side for erf units, from THEORY.md's closed forms.
+"""Hand-written NumPy right-hand side for erf units, from the closed forms of
+docs/theory/kernels.md#theory-kernels-erf.
 
-This is deliberately *not* derived: it transcribes THEORY.md section 1 (Saad & Solla 1995) the
+This is deliberately *not* derived: it transcribes docs/theory/committee.md#theory-committee-odes
+(Saad & Solla 1995) the
 way peer codes do, vectorised with NumPy. It serves two purposes:
 
 * the baseline of the benchmarks (``scipy.integrate.solve_ivp`` on this right-hand side), and
@@ -31,7 +33,8 @@ def erf_eps_g_numpy(Q, R, T, v, v_star):
 
 
 def erf_rhs_numpy(Q, R, T, v, v_star, eta, eta_v, sigma=0.0, kappa=0.0):
-    """dQ/dt, dR/dt, dv/dt of the erf committee machine (THEORY.md section 1).
+    """dQ/dt, dR/dt, dv/dt of the erf committee machine
+    (docs/theory/committee.md#theory-committee-odes).
 
     Parameters
     ----------

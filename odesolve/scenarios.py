@@ -1,7 +1,8 @@
 """Reproductions of Jarvis et al. (ICLR 2025) in the teacher-student setting: ``odesolve
 scenario NAME`` writes ``NAME.png`` and, beside it, ``NAME.json`` with the plotted numbers.
 
-Set-up shared by all scenarios (THEORY.md section 2): erf units, eta = 1, student K = 2
+Set-up shared by all scenarios (docs/theory/multitask.md#theory-multitask-scenarios):
+erf units, eta = 1, student K = 2
 against teachers of M = 1 unit, both layers trained, random initial overlaps drawn as in a
 network of input dimension N = 10 000.
 

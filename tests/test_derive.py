@@ -1,4 +1,5 @@
-"""The symbolic layer: derived ODEs against THEORY.md's written form, codegen, staleness."""
+"""The symbolic layer: derived ODEs against their written form
+(docs/theory/committee.md#theory-committee-odes), codegen, staleness."""
 import subprocess
 import sys
 

@@ -1,7 +1,8 @@
 """Fixed points, plateaus and stability from the derived equations (issue 7).
 
 Every derived number is checked against something independent of the fixed-point code:
-THEORY.md's closed-form plateau, long integrations with the compiled solver, central finite
+the closed-form plateau of docs/theory/stability.md#theory-stability-plateau, long integrations
+with the compiled solver, central finite
 differences of the compiled right-hand side, and escape times measured by integration.
 """
 import numpy as np

@@ -6,7 +6,8 @@ Every kernel is compared with independent computations:
 * direct numerical quadrature in another parametrisation (scipy.integrate.quad on a conditioned
   1-D integral for ReLU, a polar-coordinate rule with Owen's T for ReLU's I4, a trapezoidal
   rule in the *eigen*-basis of C for the smooth activations),
-* THEORY.md's closed forms, typed in here as the independent reference (Saad & Solla 1995).
+* the closed forms of docs/theory/kernels.md#theory-kernels-closed-forms, typed in here as the
+  independent reference (Saad & Solla 1995).
 
 Covariances include coincident fields, as they occur in the ODEs (``I4(i, k, a, b)`` with
 ``a = i``; ``I2(i, i)``, ``I4(i, i, c, d)``).
@@ -346,10 +347,11 @@ def test_linear_kernels_follow_from_isserlis():
 
 
 # ---------------------------------------------------------------------------------------------
-# erf: the derived expressions equal Saad & Solla's closed forms (THEORY.md)
+# erf: the derived expressions equal Saad & Solla's closed forms
+# (docs/theory/kernels.md#theory-kernels-erf)
 # ---------------------------------------------------------------------------------------------
 def _theory_erf(name, c):
-    """THEORY.md section 1, typed in as the independent reference."""
+    """docs/theory/kernels.md#theory-kernels-erf, typed in as the independent reference."""
     asin, sqrt, pi = math.asin, math.sqrt, math.pi
     if name == "I2":
         C11, C12, C22 = c
@@ -377,7 +379,8 @@ def _random_psd(rng, n, rank=None):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_erf_kernels_match_saad_solla_closed_forms(name, validation):
-    """Derived erf I2, J2, I3, I4 == THEORY.md to 1e-12 on random (also singular) covariances."""
+    """Derived erf I2, J2, I3, I4 == the closed forms of docs/theory/kernels.md#theory-kernels-erf
+    to 1e-12 on random (also singular) covariances."""
     f = sp.lambdify(derive_kernels("erf")[name].args, derive_kernels("erf")[name].expr, "math")
     rng = np.random.default_rng(1)
     n = FIELDS[name]
@@ -396,7 +399,8 @@ def test_erf_kernels_match_saad_solla_closed_forms(name, validation):
 
 
 def test_erf_i4_matches_saad_solla_closed_form_symbolically_in_its_parts():
-    """The tilt's determinant and the asin argument are THEORY.md's L4 and L0 / sqrt(L1 L2)."""
+    """The tilt's determinant and the asin argument are L4 and L0 / sqrt(L1 L2) of
+    docs/theory/kernels.md#theory-kernels-erf."""
     C11, C12, C13, C14, C22, C23, C24, C33, C34, C44 = kernel_args(4)
     expr = derive_kernels("erf")["I4"].expr
     L4 = (1 + C11) * (1 + C22) - C12 ** 2
@@ -432,7 +436,7 @@ def test_erf_lower_kernels_equal_saad_solla_symbolically(name):
 
 
 # ---------------------------------------------------------------------------------------------
-# ReLU closed forms against THEORY.md (which writes I2 with atan)
+# ReLU closed forms against docs/theory/kernels.md#theory-kernels-relu (I2 written with atan)
 # ---------------------------------------------------------------------------------------------
 def _theory_relu(name, c):
     sqrt, pi, asin, atan = math.sqrt, math.pi, math.asin, math.atan
@@ -629,7 +633,8 @@ def test_quadrature_kernels_validate_arguments():
 
 
 def test_monte_carlo_rejects_a_halved_relu_i2():
-    """The check has teeth: THEORY.md warns that one public code halves ReLU's I2."""
+    """The check has teeth: it rejects a halved ReLU I2, an easy slip in hand-written code
+    (docs/theory/kernels.md#theory-kernels-checks)."""
     x = _mc_fields("generic")
     samples = np.maximum(x[0], 0.0) * np.maximum(x[1], 0.0)
     se = samples.std() / math.sqrt(samples.size)

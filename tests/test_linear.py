@@ -1,5 +1,5 @@
 """Deep linear networks: the exact lambda-balanced solution against numerical gradient flow,
-the Saxe limit and the per-mode equation of THEORY.md section 3."""
+the Saxe limit and the per-mode equation of docs/theory/linear.md#theory-linear-modes."""
 import numpy as np
 import pytest
 from scipy.integrate import solve_ivp
@@ -48,7 +48,7 @@ def test_tau_rescales_time():
 
 
 def test_saxe_solution_and_limit(validation):
-    # THEORY.md check: s = 2, u0 = 1e-3, tau = 1 reaches s/2 at t = 1.9001
+    # docs/theory/linear.md#theory-linear-saxe: s = 2, u0 = 1e-3, tau = 1 reaches s/2 at t = 1.9001
     validation("linear.saxe-half-time", area="Deep linear networks",
                claim="a Saxe mode with s = 2, u0 = 1e-3, tau = 1 reaches s/2 at t = 1.9001",
                method="the half-time ln(s/u0 - 1)/(2s) of the logistic solution, by hand",
@@ -245,7 +245,7 @@ def test_chain_gradient_flow_against_numpy(masked):
 @pytest.mark.parametrize("D", [1, 2, 3, 4])
 def test_balanced_aligned_chain_follows_the_depth_mode_equation(D, validation):
     """Each singular value of a balanced aligned depth-D chain follows
-    du/dt = D u^(2 - 2/D) (s - u) (THEORY.md section 3)."""
+    du/dt = D u^(2 - 2/D) (s - u) (docs/theory/linear.md#theory-linear-deep)."""
     from odesolve.linear.critical import depth_mode
     from odesolve.linear.deep import aligned_chain, chain_gradient_flow, end_to_end
 
@@ -319,7 +319,8 @@ def test_train_exact_and_gradient_flow_give_the_same_trajectory():
 @pytest.mark.parametrize("lam", [0.0, 1e-7])
 def test_exact_matrix_solution_reduces_to_saxe_modes(lam):
     """lambda -> 0 with small aligned balanced weights: every singular value of the network
-    function of exact_QQT follows Saxe's mode solution (THEORY.md section 3)."""
+    function of exact_QQT follows Saxe's mode solution
+    (docs/theory/linear.md#theory-linear-saxe)."""
     s = np.array([2.0, 1.0, 0.5])
     u0 = 1e-3
     W1 = np.sqrt(u0) * np.eye(3)

@@ -44,7 +44,8 @@ def test_perfect_learning_is_a_fixed_point(activation, validation):
 
 @pytest.mark.parametrize("K, M", [(2, 2), (3, 2), (4, 3)])
 def test_erf_rhs_matches_hand_written_numpy_transcription(K, M, validation):
-    """The derived, generated, compiled erf ODE equals THEORY.md transcribed into NumPy."""
+    """The derived, generated, compiled erf ODE equals the equations of
+    docs/theory/committee.md#theory-committee-odes transcribed into NumPy."""
     setup = TeacherStudent(K, M, "erf", eta=0.7, eta_v=0.3, sigma=0.2, weight_decay=0.01)
     state = _random_state(K, M, seed=K + M)
     got = _rhs(setup, state)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 __all__ = ["generate", "generated_files", "CLOSED_FORM_ACTIVATIONS"]
 
-#: activations whose kernels are derived in closed form (others use Gauss-Hermite quadrature)
+#: activations whose kernels are derived in closed form (others use odesolve.kernels.quadrature)
 CLOSED_FORM_ACTIVATIONS = ("erf", "linear", "relu")
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent

@@ -6,7 +6,8 @@ a_i (first layer) and va_i (head), taken at the end of an earlier phase, with th
 Fisher information of the network output there. For the first layer
 ``F_il = <(d yhat / d w_il)^2> = va_i^2 <g'(lambda~_i)^2 x_l^2> / N = va_i^2 J2(i~, i~) / N``
 (the same for every component l in the N -> infinity limit), written ``F_i / N``; for the head
-``Fv_i = <g(lambda~_i)^2> = I2(i~, i~)``. SGD with the THEORY.md scalings then takes the steps
+``Fv_i = <g(lambda~_i)^2> = I2(i~, i~)``. SGD with the scalings of
+docs/theory/committee.md#theory-committee-sgd then takes the steps
 
     w_i -> w_i - (eta lam F_i / N) (w_i - a_i),      v_i -> v_i - (eta_v lam Fv_i / N) (v_i - va_i),
 

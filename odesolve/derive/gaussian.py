@@ -37,7 +37,8 @@ Kernels (``derive_kernels``):
   Linear: Wick. ReLU: no closed form; reduced exactly to a 1-D integral evaluated by
   :func:`odesolve.kernels.numeric.relu_I4` (the reduction is recorded in the steps).
 
-Results are checked against THEORY.md's closed forms in tests/test_kernels.py, never built
+Results are checked in tests/test_kernels.py against the closed forms of
+docs/theory/kernels.md#theory-kernels-closed-forms (typed in there), never built
 from them. The expressions contain only rationals, ``pi``, ``sqrt`` and ``asin`` (codegen
 friendly, :func:`check_codegen_friendly`).
 

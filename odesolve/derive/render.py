@@ -15,7 +15,8 @@ def _latex(expr):
 
 
 def render_committee(eqs) -> str:
-    """Markdown of the SGD derivation of the committee ODEs (THEORY.md section 1)."""
+    """Markdown of the SGD derivation of the committee ODEs
+    (docs/theory/committee.md#theory-committee-odes)."""
     out = [_NOTE, "# Order-parameter ODEs of online SGD in a soft committee machine\n\n",
            "Derived by `odesolve.derive.sgd.derive_committee`. Notation: local fields "
            "$u = (\\lambda_1..\\lambda_K, \\nu_1..\\nu_M)$, error coefficients "

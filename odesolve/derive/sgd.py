@@ -1,4 +1,5 @@
-"""Derive the order-parameter ODEs of online SGD from the update rule (THEORY.md section 1).
+"""Derive the order-parameter ODEs of online SGD from the update rule
+(docs/theory/committee.md#theory-committee-odes).
 
 The derivation is the textbook one (Saad & Solla 1995; Biehl & Schwarze 1995; Goldt et al. 2019),
 carried out symbolically:
@@ -8,7 +9,8 @@ carried out symbolically:
    Inner products divided by N follow from the definitions: w_i.w_k/N = Q_ik,
    w_i.w*_n/N = R_in, w.x/N = epsilon u (epsilon = 1/sqrt N, u the local field), and
    x.x/N = 1 (its O(epsilon) fluctuation averages out at the order kept).
-2. One SGD step (THEORY.md) changes every order parameter; the change is expanded in epsilon.
+2. One SGD step (docs/theory/committee.md#theory-committee-sgd) changes every order parameter;
+   the change is expanded in epsilon.
    The O(epsilon) part vanishes identically and the O(epsilon^2) part, divided by the time step
    dt = 1/N = epsilon^2, is the ODE right-hand side before averaging. Higher orders vanish as
    N -> infinity (self-averaging).

@@ -1,4 +1,4 @@
-"""Deep linear networks (THEORY.md section 3).
+"""Deep linear networks (docs/theory/linear.md#theory-linear).
 
 - :func:`train` -> :class:`LinearTrajectory`: one entry point and result type for exact and
   numerical runs (loss, network function, kernel distance, weight change).

@@ -2,7 +2,7 @@
 
 Two pathways a and b of depth D learn the same mode of strength S; with balanced layers each
 pathway is one scalar p (the per-layer mode strength) whose end-to-end strength is K = p^D, and
-gradient flow on 1/2 (S - K_a - K_b)^2 gives (THEORY.md section 3)
+gradient flow on 1/2 (S - K_a - K_b)^2 gives (docs/theory/linear.md#theory-linear-critical)
 
     dp_i/dt = D/D * ``|p_i|^(D-1)`` (S - K_a - K_b)   (the factor D of the chain rule absorbed into t).
 

@@ -1,4 +1,5 @@
-"""Exact learning dynamics of two-layer linear networks (THEORY.md section 3).
+"""Exact learning dynamics of two-layer linear networks
+(docs/theory/linear.md#theory-linear-riccati).
 
 Network ``y = W2 W1 x`` with W1 (h, d_in), W2 (d_out, h), trained by gradient flow with time
 constant tau on whitened inputs (<x x^T> = I) and input-output correlation
@@ -123,7 +124,8 @@ def saxe_mode(t, s: float, u0: float, tau: float = 1.0):
 
 def balanced_mode(t, sigma: float, s0: float, lam: float, tau: float = 1.0):
     """Strength of one task-aligned mode of a lambda-balanced network, the solution of
-    ``tau ds/dt = sqrt(lam^2 + 4 s^2) (sigma - s)`` (THEORY.md section 3), from the exact
+    ``tau ds/dt = sqrt(lam^2 + 4 s^2) (sigma - s)``
+    (docs/theory/linear.md#theory-linear-modes), from the exact
     solution with one hidden unit aligned with a one-dimensional task."""
     a1 = np.sqrt((np.sqrt(lam ** 2 + 4 * s0 ** 2) - lam) / 2)     # w1 (>= 0)
     a2 = np.sqrt((np.sqrt(lam ** 2 + 4 * s0 ** 2) + lam) / 2)     # w2, w2^2 - w1^2 = lam

@@ -1,4 +1,5 @@
-"""Several teachers, student heads, protocols and EWC (THEORY.md section 2; issue 5).
+"""Several teachers, student heads, protocols and EWC
+(docs/theory/multitask.md#theory-multitask; issue 5).
 
 - :class:`MultiTaskSetup`, :class:`MultiTaskState`: P teachers of M units, a student of K
   units with a shared first layer and one or P heads; teacher similarity helpers

@@ -1,4 +1,5 @@
-"""Several teachers and student heads (THEORY.md section 2; Lee, Goldt & Saxe 2021).
+"""Several teachers and student heads (Lee, Goldt & Saxe 2021;
+docs/theory/multitask.md#theory-multitask-teachers).
 
 P teachers, each with M hidden units and readouts ``v_star[p]`` (M,), and a student with a
 shared first layer (K units) and H heads: one head shared by all tasks (``heads="single"``) or
@@ -206,7 +207,8 @@ def teacher_overlaps(M: int, P: int = 2, feature_similarity=0.0, teacher_std: fl
     has unit m built as ``a w*_1m + sqrt(1 - a^2) w_rand`` with a fresh direction w_rand
     orthogonal to everything else, so each of its units has the same norm and overlap
     ``a * teacher_std**2`` with the corresponding unit of teacher 1 (and ``a^2`` times it
-    with the other teachers p' >= 2), exactly (THEORY.md section 2; Lee et al. 2021).
+    with the other teachers p' >= 2), exactly (Lee et al. 2021;
+    docs/theory/multitask.md#theory-multitask-similarity).
 
     Parameters
     ----------

@@ -9,7 +9,7 @@ and the simulator (:func:`odesolve.multitask.simulate_protocol`).
 
 EWC (Kirkpatrick et al. 2017) in phase k penalises, with strength ``ewc``, the distance to the
 weights at the end of phase k - 1 (the anchor), weighted by the diagonal Fisher information of
-the output of the previous phase's task (see :mod:`odesolve.multitask.ewc`).
+the output of the previous phase's task (derived in :mod:`odesolve.derive.ewc`).
 """
 from __future__ import annotations
 
