@@ -28,14 +28,40 @@ The comparison passes when, for every quantity, component and record time,
   tolerance shrinks like 1/sqrt(N): the check gets stricter as N grows, exactly as the ODE
   claims to become exact.
 
-The ratio ``|mean_sim - ode| / (k_S sem + c/sqrt N)`` is reported as ``worst``; pass <=>
-worst <= 1 for every quantity. NaN (a diverged or interrupted run) fails.
+The ratio ``|mean_sim - ode| / (k_S sem + c/sqrt N)`` is reported as ``worst``; a quantity is
+within tolerance <=> worst <= 1. NaN (a diverged or interrupted run) fails.
+
+Power: a test that cannot fail must not pass. The tolerance band ``k_S sem + c/sqrt(N)`` is the
+smallest deviation the test can detect; with 2 seeds ``k_S`` is about 10^4 and nothing is ever
+detected. So, per quantity, the *detectable deviation* (the band, largest over components,
+median over the record times after the start) is compared with the quantity's *change over the
+run* (the range of the ODE solution over time, largest over components): a wrong ODE shows up as
+a wrong change, and a test that can only see deviations comparable to the change sees nothing.
+A quantity has power when
+
+    detectable <= POWER_FRACTION * change        (POWER_FRACTION = 0.25)
+
+Quantities the ODE keeps constant (change <= 1e-12 of their magnitude, e.g. fixed readouts v
+with eta_v = 0) need no power: any motion of the simulation still fails them at the floor.
+
+The verdict (``report.verdict``):
+
+- ``"FAIL"``: some quantity deviates beyond its tolerance, or a run diverged or was
+  interrupted (a detected deviation counts even when the test is weak);
+- ``"INCONCLUSIVE"``: everything is within tolerance but fewer than ``MIN_SEEDS = 4`` seeds were
+  run (the sem is then too uncertain: ``k_S`` > 30) or some changing quantity lacks power.
+  ``report.passed`` is False, and a :class:`PowerWarning` names the quantities, their
+  detectable deviation against their change, and about how many seeds would give power
+  (:func:`seeds_needed`; or that the floor c/sqrt(N) alone is too wide, so N or t_max must grow);
+- ``"PASS"``: within tolerance, at least ``MIN_SEEDS`` seeds, every changing quantity has
+  power. Only then is ``report.passed`` True.
 """
 from __future__ import annotations
 
 import json
 import math
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,10 +69,22 @@ import numpy as np
 
 from .model import Overlaps, TeacherStudent
 
-__all__ = ["compare", "ComparisonReport", "QUANTITIES", "seed_multiplier"]
+__all__ = ["compare", "ComparisonReport", "QUANTITIES", "seed_multiplier", "seeds_needed",
+           "power", "estimate_duration", "PowerWarning", "MIN_SEEDS", "POWER_FRACTION"]
 
 #: the quantities entering the verdict
 QUANTITIES = ("Q", "R", "v", "eps_g")
+#: fewest seeds for a verdict other than FAIL or INCONCLUSIVE
+MIN_SEEDS = 4
+#: a quantity has power when its detectable deviation is at most this fraction of its change
+POWER_FRACTION = 0.25
+#: a quantity whose ODE range is at most this fraction of its magnitude is constant (static)
+STATIC_RTOL = 1e-12
+
+
+class PowerWarning(UserWarning):
+    """The comparison cannot detect deviations of the size that matters (verdict
+    INCONCLUSIVE); the message says how many seeds (or what N) would."""
 
 
 @dataclass
@@ -68,16 +106,25 @@ class ComparisonReport:
         Per quantity: ``max_abs_dev`` (largest |mean_sim - ode| over time and components),
         ``max_dev_sem`` (largest |mean_sim - ode| / sem; 0 where both vanish, inf where only
         sem does), ``worst`` (largest |mean_sim - ode| / tolerance), ``t_worst`` (its time),
-        ``passed`` and ``in_verdict``.
+        ``passed`` (within tolerance) and ``in_verdict``; and the power of the test
+        (:func:`power`): ``detectable`` (the tolerance band), ``change`` (range of the ODE
+        solution over the run), ``relative_band`` (their ratio), ``static``, ``powered``,
+        ``seeds_needed``.
     tolerance_k, tolerance_c : float
         The tolerance is ``k_S * sem + tolerance_c / sqrt(N)`` (module docstring).
     k_seeds : float
         ``k_S``: ``tolerance_k`` converted to the Student-t quantile for ``len(seeds) - 1``
         degrees of freedom.
     passed : bool
-        Every quantity in the verdict within tolerance at every time.
+        ``verdict == "PASS"``.
     info : dict
-        Wall times, ODE method and tolerances, simulation rate.
+        Wall times, ODE method and tolerances, simulation rate, per-seed ``sim_status``,
+        ``sim_t_fail``, ``ode_status``, ``ode_t_fail`` (None where a seed did not fail).
+    verdict : {"PASS", "FAIL", "INCONCLUSIVE"}
+        See the module docstring: INCONCLUSIVE when everything is within tolerance but the test
+        had too little power to detect a deviation that matters.
+    warnings : list of str
+        Why the verdict is INCONCLUSIVE, and what would fix it.
     """
 
     setup: TeacherStudent
@@ -93,6 +140,12 @@ class ComparisonReport:
     k_seeds: float
     passed: bool
     info: dict = field(default_factory=dict)
+    verdict: str = ""
+    warnings: list = field(default_factory=list)
+
+    def __post_init__(self):
+        if not self.verdict:
+            self.verdict = "PASS" if self.passed else "FAIL"
 
     @property
     def tolerance_floor(self) -> float:
@@ -103,6 +156,8 @@ class ComparisonReport:
         """Plain data (JSON-ready): the verdict, per-quantity numbers and the curves."""
         return {
             "passed": bool(self.passed),
+            "verdict": self.verdict,
+            "warnings": list(self.warnings),
             "setup": self.setup.to_dict(),
             "N": int(self.N),
             "seeds": [int(s) for s in self.seeds],
@@ -111,7 +166,11 @@ class ComparisonReport:
                           "floor_c_over_sqrtN": self.tolerance_floor,
                           "rule": "|mean_sim - ode| <= k_seeds * sem + c / sqrt(N) at every time; "
                                   "k_seeds = Student-t(S-1) quantile of the two-sided "
-                                  "normal coverage of k"},
+                                  "normal coverage of k",
+                          "min_seeds": MIN_SEEDS, "power_fraction": POWER_FRACTION,
+                          "power_rule": "PASS needs >= min_seeds seeds and, for every "
+                                        "quantity the ODE changes, detectable <= "
+                                        "power_fraction * change; otherwise INCONCLUSIVE"},
             "stats": {q: {k: _finite_json(v) for k, v in s.items()}
                       for q, s in self.stats.items()},
             "t": self.t.tolist(),
@@ -131,15 +190,21 @@ class ComparisonReport:
                 f"seeds, for {self.tolerance_k:g} normal sem) + "
                 f"{self.tolerance_c:g}/sqrt(N) (= {self.tolerance_floor:.3g})\n")
         rows = [f"{'quantity':<11}{'max |dev|':>12}{'max dev/sem':>13}{'dev/tol':>10}"
-                f"{'at t':>9}  verdict"]
+                f"{'at t':>9}{'detectable':>12}{'/change':>9}  verdict"]
         for q, st in self.stats.items():
-            verdict = ("pass" if st["passed"] else "FAIL") + ("" if st["in_verdict"]
-                                                             else " (info)")
+            verdict = ("pass" if st["passed"] else "FAIL")
+            if st["passed"] and not st.get("powered", True):
+                verdict = "no power"
+            verdict += "" if st["in_verdict"] else " (info)"
+            relative = ("static" if st.get("static")
+                        else format(st.get("relative_band", math.nan), ".3g"))
             rows.append(f"{q:<11}{st['max_abs_dev']:>12.3e}{st['max_dev_sem']:>13.2f}"
-                        f"{st['worst']:>10.2f}{st['t_worst']:>9.3g}  {verdict}")
-        tail = f"\noverall: {'PASS' if self.passed else 'FAIL'}"
+                        f"{st['worst']:>10.2f}{st['t_worst']:>9.3g}"
+                        f"{st.get('detectable', math.nan):>12.3g}{relative:>9}  {verdict}")
+        tail = f"\noverall: {self.verdict}"
         if "wall_s" in self.info:
             tail += f" (wall time {self.info['wall_s']:.1f} s)"
+        tail += "".join(f"\nwarning: {w}" for w in self.warnings)
         return head + "\n".join(rows) + tail
 
     def save(self, path) -> tuple[Path, Path]:
@@ -190,7 +255,8 @@ def compare(setup: TeacherStudent, state, N: int = 10_000, t_max: float | None =
     times : array_like, optional
         Record times; default ``n_out`` equally spaced in [0, t_max].
     seeds : sequence of int
-        At least 2 seeds (the standard error needs them).
+        At least 2 seeds (the standard error needs them); a verdict other than INCONCLUSIVE
+        or FAIL needs at least ``MIN_SEEDS`` = 4, and usually more (module docstring, "Power").
     method, rtol, atol, dt :
         ODE solver options (:func:`odesolve.integrate`).
     tolerance_k, tolerance_c : float
@@ -208,6 +274,13 @@ def compare(setup: TeacherStudent, state, N: int = 10_000, t_max: float | None =
     Returns
     -------
     ComparisonReport
+        ``verdict`` PASS, FAIL or INCONCLUSIVE; ``passed`` only for PASS.
+
+    Warns
+    -----
+    PowerWarning
+        The verdict is INCONCLUSIVE: the test could not have detected a deviation that
+        matters (the message names the quantities and about how many seeds are needed).
 
     Examples
     --------
@@ -250,25 +323,31 @@ def compare(setup: TeacherStudent, state, N: int = 10_000, t_max: float | None =
         ode_mean["eps_g_test"] = ode_mean["eps_g"]
 
     floor = tolerance_c / math.sqrt(N)
-    k_seeds = seed_multiplier(tolerance_k, len(sim.info["seeds"]))
-    stats, passed = {}, True
+    S = len(sim.info["seeds"])
+    k_seeds = seed_multiplier(tolerance_k, S)
+    stats = {}
     for q in sim_mean:
         st = _deviation(sim.t, sim_mean[q], sim_sem[q], ode_mean[q], k_seeds, floor)
+        st.update(power(sim_sem[q], ode_mean[q], S, tolerance_k, floor))
         st["in_verdict"] = q in QUANTITIES
         stats[q] = st
-        if st["in_verdict"]:
-            passed = passed and st["passed"]
-    if sim.info.get("interrupted") or not np.all(sim.success) or not np.all(ode.success):
-        passed = False
+    failed_run = (sim.info.get("interrupted") or not np.all(sim.success)
+                  or not np.all(ode.success))
+    verdict, notes = judge({q: st for q, st in stats.items() if st["in_verdict"]}, S,
+                           failed_run)
     info = {"method": method, "rtol": rtol, "atol": atol, "dt": dt,
             "sim_wall_s": t_sim, "ode_wall_s": t_ode, "wall_s": t_sim + t_ode,
             "steps_per_s_per_seed": float(sim.info["steps_per_s"]),
             "interrupted": bool(sim.info["interrupted"]),
             "sim_failures": {str(k): v for k, v in sim.info.get("messages", {}).items()},
-            "ode_failures": {str(k): v for k, v in ode.info.get("messages", {}).items()}}
+            "ode_failures": {str(k): v for k, v in ode.info.get("messages", {}).items()},
+            **_statuses("sim", sim), **_statuses("ode", ode)}
     report = ComparisonReport(setup, N, list(sim.info["seeds"]), np.asarray(sim.t), sim_mean,
                               sim_sem, ode_mean, stats, float(tolerance_k),
-                              float(tolerance_c), k_seeds, bool(passed), info)
+                              float(tolerance_c), k_seeds, verdict == "PASS", info,
+                              verdict, notes)
+    if notes:
+        warnings.warn(" ".join(notes), PowerWarning, stacklevel=2)
     if out is not None:
         report.info["paths"] = [str(p) for p in report.save(out)]
     return report
@@ -286,6 +365,201 @@ def seed_multiplier(k: float, n_seeds: int) -> float:
     if k == 0:
         return 0.0
     return float(stats.t.isf(stats.norm.sf(k), df=n_seeds - 1))
+
+
+def estimate_duration(setup: TeacherStudent, N: int, n_seeds: int, t_max: float,
+                      calibration_s: float = 0.2) -> float:
+    """Expected wall time (seconds) of simulating ``n_seeds`` seeds to ``t_max`` at input
+    dimension ``N``: the bulk of :func:`compare` (the ODE takes a small fraction of it).
+
+    The simulator's rate is measured on this machine by a short calibration run of the same
+    setup and N (after a tiny run that compiles the simulator or loads it from the cache, which
+    is not timed): as many seeds as run in parallel, ``min(n_seeds, cores)``, for about
+    ``calibration_s`` seconds. The estimate extrapolates it over the cores: seeds run in
+    waves of ``cores`` (``numba.get_num_threads()``), each of ``t_max * N`` steps, plus the
+    per-seed set-up (weights, records) seen in the calibration.
+
+    Parameters
+    ----------
+    setup : TeacherStudent
+    N : int
+        Input dimension (>= 1).
+    n_seeds : int
+        Seeds of the run (>= 1).
+    t_max : float
+        Final time (examples / N, > 0).
+    calibration_s : float
+        Target length of the timed calibration run.
+
+    Returns
+    -------
+    float
+        Seconds.
+
+    Raises
+    ------
+    TypeError, ValueError
+        An argument of the wrong type or value.
+    """
+    import numba
+
+    from ._checks import check_int, check_real
+    from .simulation import simulate
+
+    if not isinstance(setup, TeacherStudent):
+        raise TypeError(f"`setup` must be an odesolve.TeacherStudent, got {type(setup).__name__}.")
+    N = check_int("N", N, minimum=1)
+    n_seeds = check_int("n_seeds", n_seeds, minimum=1)
+    t_max = check_real("t_max", t_max, positive=True)
+    calibration_s = check_real("calibration_s", calibration_s, positive=True)
+    parallel = min(n_seeds, max(1, numba.get_num_threads()))
+    state = Overlaps.random(setup.K, setup.M, N=N, student_std=0.5, readout_std=0.5, seed=0)
+    total = max(1, round(t_max * N))
+
+    def timed(steps):
+        tic = time.perf_counter()
+        sim = simulate(setup, state, N=N, times=[steps / N], seeds=range(parallel),
+                       progress=False)
+        return time.perf_counter() - tic, sim.info["steps_per_s"]
+
+    timed(min(16, total))                          # compile, or load the compiled code
+    steps = min(256, total)
+    while True:
+        wall, rate = timed(steps)
+        if wall >= calibration_s / 4 or steps >= total:
+            break
+        steps = min(total, int(steps * min(64.0, max(2.0, calibration_s / max(wall, 1e-4)))))
+    setup_per_seed = max(wall - steps / rate, 0.0) / parallel
+    return math.ceil(n_seeds / parallel) * total / rate + n_seeds * setup_per_seed
+
+
+def _statuses(side: str, traj) -> dict:
+    """Per-seed status and failure time of a batched trajectory (None: did not fail)."""
+    t_fail = np.atleast_1d(np.asarray(traj.t_fail, dtype=np.float64))
+    return {f"{side}_status": [int(x) for x in np.atleast_1d(traj.status)],
+            f"{side}_t_fail": [float(x) if np.isfinite(x) else None for x in t_fail]}
+
+
+def power(sem, ode, n_seeds: int, k: float, floor: float) -> dict:
+    """How large a deviation of one quantity the comparison can detect (module docstring).
+
+    Parameters
+    ----------
+    sem : ndarray, shape (n, ...)
+        Standard error of the seed mean at each record time (first: the start).
+    ode : ndarray, shape (n, ...)
+        The ODE solution (seed mean) at the same times.
+    n_seeds : int
+        Seeds behind ``sem``.
+    k : float
+        ``tolerance_k`` (normal standard errors).
+    floor : float
+        ``tolerance_c / sqrt(N)``.
+
+    Returns
+    -------
+    dict
+        ``detectable``: ``k_S * sem + floor``, largest over components, median over the times
+        after the start; ``change``: largest range of the ODE solution over time among the
+        components; ``relative_band`` = detectable / change (inf when the change is 0);
+        ``static``: the ODE keeps the quantity constant; ``powered``: static, or at least
+        ``MIN_SEEDS`` seeds and ``relative_band <= POWER_FRACTION``; ``seeds_needed``: about
+        how many seeds give power (:func:`seeds_needed`, from the spread these seeds show;
+        None when no number does at this N, or when static).
+    """
+    n = np.shape(ode)[0]
+    sem = np.asarray(sem, dtype=np.float64).reshape(n, -1)[1:]
+    ode = np.asarray(ode, dtype=np.float64).reshape(n, -1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)        # all-NaN (failed) runs
+        sem_typ = float(np.nanmedian(np.nanmax(sem, axis=1))) if sem.size else math.nan
+        change = float(np.nanmax(np.nanmax(ode, axis=0) - np.nanmin(ode, axis=0)))
+        size = float(np.nanmax(np.abs(ode)))
+    k_s = seed_multiplier(k, n_seeds)
+    detectable = k_s * sem_typ + floor if math.isfinite(sem_typ) else math.inf
+    static = math.isfinite(change) and change <= STATIC_RTOL * max(size, 1e-300)
+    relative = detectable / change if change > 0 else math.inf
+    powered = static or (n_seeds >= MIN_SEEDS and relative <= POWER_FRACTION)
+    needed = None
+    if not static and math.isfinite(sem_typ) and math.isfinite(change):
+        needed = seeds_needed(sem_typ * math.sqrt(n_seeds), POWER_FRACTION * change, k, floor)
+    return {"detectable": detectable, "change": change, "relative_band": relative,
+            "static": bool(static), "powered": bool(powered), "seeds_needed": needed}
+
+
+def seeds_needed(sd: float, target: float, k: float, floor: float,
+                 most: int = 1 << 20) -> int | None:
+    """Fewest seeds S >= MIN_SEEDS with ``k_S sd / sqrt(S) + floor <= target``.
+
+    Parameters
+    ----------
+    sd : float
+        Spread of one seed's value (sem times sqrt of the seeds behind it).
+    target : float
+        The largest acceptable detectable deviation.
+    k, floor : float
+        ``tolerance_k`` and ``tolerance_c / sqrt(N)``.
+    most : int
+        Give up beyond this many seeds.
+
+    Returns
+    -------
+    int or None
+        None when even ``most`` seeds do not suffice (the floor is too wide: raise N).
+
+    Examples
+    --------
+    >>> seeds_needed(1.0, 1.0, 4.0, 0.0)          # fewest S with k_S / sqrt(S) <= 1
+    24
+    """
+    def ok(S):
+        return seed_multiplier(k, S) * sd / math.sqrt(S) + floor <= target
+
+    if not ok(most):
+        return None
+    lo, hi = MIN_SEEDS, most                      # ok(hi); find the first ok in [lo, hi]
+    if ok(lo):
+        return lo
+    while hi - lo > 1:                            # invariant: not ok(lo), ok(hi)
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if ok(mid) else (mid, hi)
+    return hi
+
+
+def judge(stats: dict, n_seeds: int, failed_run: bool = False) -> tuple[str, list]:
+    """The verdict of the module docstring from the per-quantity ``stats`` of the quantities
+    in the verdict (each with ``passed`` and the keys of :func:`power`).
+
+    Returns
+    -------
+    verdict : {"PASS", "FAIL", "INCONCLUSIVE"}
+    notes : list of str
+        Why the verdict is INCONCLUSIVE and what would give power (empty otherwise).
+    """
+    if failed_run or not all(st["passed"] for st in stats.values()):
+        return "FAIL", []
+    weak = {q: st for q, st in stats.items() if not st["powered"]}
+    if n_seeds >= MIN_SEEDS and not weak:
+        return "PASS", []
+    notes = []
+    if n_seeds < MIN_SEEDS:
+        notes.append(f"{n_seeds} seed(s) are too few for a verdict (at least {MIN_SEEDS}: "
+                     f"with fewer the standard error is too uncertain).")
+    if weak:
+        parts = ", ".join(f"{q}: detectable {st['detectable']:.3g}, change {st['change']:.3g}"
+                          for q, st in weak.items())
+        needed = [st["seeds_needed"] for st in weak.values()]
+        if any(x is None for x in needed):
+            fix = ("no number of seeds suffices: the finite-N allowance c/sqrt(N) alone is too "
+                   "wide for these changes; raise N or t_max")
+        else:
+            fix = f"about {max(needed)} seeds are needed"
+        notes.append(f"with {n_seeds} seeds the smallest deviation the test can detect exceeds "
+                     f"{POWER_FRACTION:.0%} of how much these quantities change over the run "
+                     f"({parts}); {fix}. Verdict: INCONCLUSIVE.")
+    elif n_seeds < MIN_SEEDS:
+        notes[-1] += f" Run at least {MIN_SEEDS} seeds. Verdict: INCONCLUSIVE."
+    return "INCONCLUSIVE", notes
 
 
 def _deviation(t, mean, sem, ode, k, floor) -> dict:
@@ -307,48 +581,87 @@ def _deviation(t, mean, sem, ode, k, floor) -> dict:
 
 def plot_comparison(report: ComparisonReport, path=None):
     """eps_g and the overlaps R, Q and readouts v over time: ODE (seed mean) as lines, the
-    simulation's seed mean as points with standard-error bars. Saved atomically to ``path``."""
+    simulation's seed mean as points with standard-error bars. Saved atomically to ``path``.
+
+    A side (ODE or simulation) with a diverged seed is drawn in the failure style of
+    :mod:`odesolve.plotting` (dashed up to where its mean is defined, a cross at the first
+    failure time); the axes are scaled by the sides that did not fail, and eps_g (log axis) is
+    clipped at ``LOG_FLOOR`` times its largest value (round-off around zero).
+    """
     from .plotting import _pyplot, save_figure
 
     plt = _pyplot()
     t, s = report.t, report.setup
     K, M = s.K, s.M
     fig, axes = plt.subplots(1, 4, figsize=(18, 4.0), constrained_layout=True)
-    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    step = max(1, t.size // 40)            # thin the points on dense grids
-
-    def draw(ax, i, ode, mean, sem, label):
-        c = colours[i % len(colours)]
-        ax.plot(t, ode, color=c, lw=1.3, label=label)
-        ax.errorbar(t[::step], mean[::step], yerr=sem[::step], fmt="o", ms=3, color=c,
-                    elinewidth=0.9, capsize=2)
-
-    ax = axes[0]
-    draw(ax, 0, report.ode_mean["eps_g"], report.sim_mean["eps_g"], report.sim_sem["eps_g"],
-         r"$\epsilon_g$")
-    if "eps_g_test" in report.sim_mean:
-        ax.errorbar(t[::step], report.sim_mean["eps_g_test"][::step],
-                    yerr=report.sim_sem["eps_g_test"][::step], fmt="x", ms=4, color="0.4",
-                    label="test-set estimate")
-    if np.all(report.sim_mean["eps_g"] > 0) and np.all(report.ode_mean["eps_g"] > 0):
-        ax.set_yscale("log")
-    ax.set(xlabel="t (examples / N)", title="generalisation error")
-    panels = [("R", [(i, n) for i in range(K) for n in range(M)], "R_{%d%d}",
+    panels = [("eps_g", [()], r"\epsilon_g", "generalisation error"),
+              ("R", [(i, n) for i in range(K) for n in range(M)], "R_{%d%d}",
                "student-teacher overlaps R"),
               ("Q", [(i, k) for i in range(K) for k in range(i, K)], "Q_{%d%d}",
                "student-student overlaps Q"),
               ("v", [(i,) for i in range(K)], "v_{%d}", "readouts v")]
-    for ax, (q, idx, fmt, title) in zip(axes[1:], panels):
-        for j, ij in enumerate(idx):
-            sl = (slice(None),) + ij
-            draw(ax, j, report.ode_mean[q][sl], report.sim_mean[q][sl], report.sim_sem[q][sl],
-                 "$" + fmt % tuple(x + 1 for x in ij) + "$")
-        ax.set(xlabel="t", title=title)
+    for ax, panel in zip(axes, panels):
+        _comparison_panel(ax, report, *panel)
     for ax in axes:
         if len(ax.get_legend_handles_labels()[0]) <= 12:
             ax.legend(fontsize=7, ncol=2)
+    failed = [side for side in ("ode", "sim") if _side_failure(report, side)[0]]
+    note = f"; diverged: {' and '.join(failed)} (dashed, x: first failure)" if failed else ""
     fig.suptitle(f"ODE (lines) vs simulation (points, seed mean +- sem): {s.activation_name}, "
                  f"K={K}, M={M}, eta={s.eta:g}, eta_v={s.eta_readout:g}, sigma={s.sigma:g}; "
-                 f"N={report.N}, {len(report.seeds)} seeds: "
-                 f"{'PASS' if report.passed else 'FAIL'}")
+                 f"N={report.N}, {len(report.seeds)} seeds: {report.verdict}{note}")
     return save_figure(fig, path, dpi=110)
+
+
+def _error_bars(mean, sem, lim, log):
+    """Points and bar ends as drawn: points outside the view are left out (NaN), bar ends are
+    held inside it (on a log axis at or above its bottom)."""
+    if lim is None:
+        return mean, mean - sem, mean + sem
+    inside = (mean >= lim[0]) & (mean <= lim[1])
+    m = np.where(inside, mean, np.nan)
+    lo = np.clip(np.where(inside, mean - sem, np.nan), lim[0], lim[1])
+    hi = np.clip(np.where(inside, mean + sem, np.nan), lim[0], lim[1])
+    return m, lo, hi
+
+
+def _side_failure(report: ComparisonReport, side: str) -> tuple[bool, float]:
+    """(some seed of ``side`` failed, the earliest failure time or NaN)."""
+    status = report.info.get(f"{side}_status", [])
+    t_fail = [x for x in report.info.get(f"{side}_t_fail", []) if x is not None]
+    return any(x != 0 for x in status), (min(t_fail) if t_fail else math.nan)
+
+
+def _comparison_panel(ax, report, name, index, fmt, title):
+    """One quantity: the ODE and the simulation per component, scaled by the sides that did
+    not fail (:func:`odesolve.plotting.view_limits`)."""
+    import matplotlib
+
+    from .plotting import clip_to_view, draw_member, mark_failure, set_view, view_limits
+
+    t = report.t
+    log = name == "eps_g"
+    ode_failed, ode_tf = _side_failure(report, "ode")
+    sim_failed, sim_tf = _side_failure(report, "sim")
+    ode, mean, sem = (np.asarray(d[name], dtype=np.float64)
+                      for d in (report.ode_mean, report.sim_mean, report.sim_sem))
+    lim = view_limits(np.stack([ode, mean]), [not ode_failed, not sim_failed], log=log)
+    step = max(1, t.size // 40)            # thin the points on dense grids
+    cycle = matplotlib.rcParams["axes.prop_cycle"].by_key()["color"]
+    for j, ij in enumerate(index):
+        sl = (slice(None),) + ij
+        c = cycle[j % len(cycle)]
+        draw_member(ax, t, ode[sl], ode_failed, ode_tf, lim, log, color=c, lw=1.3,
+                    label="$" + fmt % tuple(x + 1 for x in ij) + "$")
+        m, lo, hi = _error_bars(mean[sl][::step], sem[sl][::step], lim, log)
+        ax.errorbar(t[::step], m, yerr=[m - lo, hi - m], fmt="o", ms=3, color=c,
+                    elinewidth=0.9, capsize=2, mfc="none" if sim_failed else c)
+        if sim_failed:
+            mark_failure(ax, t, clip_to_view(mean[sl], lim, log), sim_tf, lim, c)
+    if log and "eps_g_test" in report.sim_mean:
+        m, lo, hi = _error_bars(np.asarray(report.sim_mean["eps_g_test"])[::step],
+                                np.asarray(report.sim_sem["eps_g_test"])[::step], lim, log)
+        ax.errorbar(t[::step], m, yerr=[m - lo, hi - m], fmt="x", ms=4, color="0.4",
+                    label="test-set estimate")
+    ax.set(xlabel="t (examples / N)" if log else "t", title=title)
+    set_view(ax, lim, log)

@@ -1,10 +1,14 @@
-"""ODE-versus-simulation harness: report contents, a verdict that can fail, the CLI."""
+"""ODE-versus-simulation harness: report contents, a verdict that can fail, a test without
+power that does not pass, the expected duration, the CLI."""
 import json
+import math
+import time
 
 import numpy as np
 import pytest
 
 import odesolve
+import odesolve.comparison
 from odesolve import Overlaps, TeacherStudent
 from odesolve.cli import main
 
@@ -20,7 +24,7 @@ def report():
 
 
 def test_small_n_comparison_passes_with_expected_contents(report, tmp_path):
-    assert report.passed, report.summary()
+    assert report.passed and report.verdict == "PASS" and not report.warnings, report.summary()
     assert report.N == 500 and report.seeds == list(range(8)) and report.t.shape == (7,)
     shapes = {"Q": (7, 2, 2), "R": (7, 2, 2), "v": (7, 2), "eps_g": (7,)}
     for q, shape in shapes.items():
@@ -65,22 +69,130 @@ def test_seed_multiplier_has_the_advertised_false_alarm_rate():
     assert seed_multiplier(0.0, 8) == 0.0
 
 
-def test_verdict_fails_for_a_wrong_ode(monkeypatch):
-    """The ODE integrated with a learning rate 30 % too large must be caught."""
+def _wrong_eta(monkeypatch, factor=1.3):
+    """Make compare() integrate the ODE with a learning rate ``factor`` times too large."""
     from odesolve import integration
 
     real = integration.integrate
 
     def wrong(setup, *args, **kwargs):
-        bad = TeacherStudent(setup.K, setup.M, setup.activation, eta=1.3 * setup.eta,
+        bad = TeacherStudent(setup.K, setup.M, setup.activation, eta=factor * setup.eta,
                              eta_v=setup.eta_v, sigma=setup.sigma)
         return real(bad, *args, **kwargs)
 
     monkeypatch.setattr(integration, "integrate", wrong)
+
+
+def test_verdict_fails_for_a_wrong_ode(monkeypatch):
+    """The ODE integrated with a learning rate 30 % too large must be caught."""
+    _wrong_eta(monkeypatch)
     rep = odesolve.compare(SETUP, STATE, **KW)
-    assert not rep.passed
+    assert not rep.passed and rep.verdict == "FAIL"
     assert not rep.stats["R"]["passed"] and rep.stats["R"]["max_dev_sem"] > 4
     assert "FAIL" in rep.summary()
+
+
+def _detectable(rep, q):
+    """The power rule of the module docstring, computed here from the report's curves:
+    k_S sem + c/sqrt(N), largest over components, median over the times after the start;
+    against the largest range of the ODE over time."""
+    from scipy import stats
+
+    S = len(rep.seeds)
+    k_s = stats.t.isf(stats.norm.sf(rep.tolerance_k), df=S - 1)
+    n = rep.t.size
+    sem = np.asarray(rep.sim_sem[q]).reshape(n, -1)[1:]
+    ode = np.asarray(rep.ode_mean[q]).reshape(n, -1)
+    band = np.median(np.max(k_s * sem + rep.tolerance_c / math.sqrt(rep.N), axis=1))
+    return band, np.max(ode.max(axis=0) - ode.min(axis=0))
+
+
+def test_two_seeds_cannot_pass():
+    """2 seeds: k_S is ~10^4 standard errors (Student t, 1 degree of freedom), so the test
+    cannot detect anything. The verdict is INCONCLUSIVE (passed False), with a warning that
+    names the number of seeds needed."""
+    with pytest.warns(odesolve.comparison.PowerWarning, match=r"about \d+ seeds are needed"):
+        rep = odesolve.compare(SETUP, STATE, **{**KW, "seeds": range(2)})
+    assert rep.k_seeds > 1e3
+    assert rep.verdict == "INCONCLUSIVE" and not rep.passed
+    assert all(st["passed"] for st in rep.stats.values())         # nothing detected ...
+    for q in ("Q", "R", "eps_g"):                                  # ... nor detectable
+        band, change = _detectable(rep, q)
+        assert band > change and not rep.stats[q]["powered"]
+        assert rep.stats[q]["detectable"] == pytest.approx(band, rel=1e-12)
+    needed = int(rep.warnings[-1].split("about ")[1].split()[0])
+    assert needed >= odesolve.comparison.MIN_SEEDS
+    assert "overall: INCONCLUSIVE" in rep.summary() and "seeds are needed" in rep.summary()
+    assert rep.to_dict()["verdict"] == "INCONCLUSIVE"
+
+
+def test_sixteen_seeds_pass_with_power():
+    """16 seeds on the correct equations: every quantity can detect a deviation of a quarter
+    of its change over the run (computed here from the curves), and the verdict is PASS."""
+    rep = odesolve.compare(SETUP, STATE, **{**KW, "seeds": range(16)})
+    for q in odesolve.comparison.QUANTITIES:
+        band, change = _detectable(rep, q)
+        assert rep.stats[q]["detectable"] == pytest.approx(band, rel=1e-12)
+        assert rep.stats[q]["change"] == pytest.approx(change, rel=1e-12)
+        assert band <= odesolve.comparison.POWER_FRACTION * change
+    assert rep.verdict == "PASS" and rep.passed, rep.summary()
+
+
+def test_wrong_ode_fails_with_enough_seeds_and_is_inconclusive_with_two(monkeypatch):
+    """A learning rate 30 % off: FAIL with 16 seeds; with 2 seeds the same error goes
+    undetected, and the verdict is INCONCLUSIVE rather than PASS."""
+    _wrong_eta(monkeypatch)
+    rep = odesolve.compare(SETUP, STATE, **{**KW, "seeds": range(16)})
+    assert rep.verdict == "FAIL" and not rep.passed
+    with pytest.warns(odesolve.comparison.PowerWarning):
+        weak = odesolve.compare(SETUP, STATE, **{**KW, "seeds": range(2)})
+    assert all(st["passed"] for st in weak.stats.values())        # the error is not seen
+    assert weak.verdict == "INCONCLUSIVE" and not weak.passed
+
+
+def test_seeds_needed_is_the_smallest_number_with_power():
+    from scipy import stats
+
+    from odesolve.comparison import MIN_SEEDS, seeds_needed
+
+    def band(S, sd, floor):
+        return stats.t.isf(stats.norm.sf(4.0), df=S - 1) * sd / math.sqrt(S) + floor
+
+    for sd, target, floor in [(1.0, 1.0, 0.0), (0.3, 0.05, 0.01), (2.0, 0.5, 0.1)]:
+        S = seeds_needed(sd, target, 4.0, floor)
+        assert band(S, sd, floor) <= target
+        assert S == MIN_SEEDS or band(S - 1, sd, floor) > target
+    assert seeds_needed(1.0, 0.01, 4.0, floor=0.02) is None     # the floor alone is too wide
+
+
+def test_constant_quantity_needs_no_power():
+    """Fixed readouts (eta_v = 0): v does not change in the ODE; it enters the verdict (any
+    motion would fail it) but cannot make the test inconclusive."""
+    setup = TeacherStudent(2, 2, "erf", eta=1.0, eta_v=0.0)
+    rep = odesolve.compare(setup, STATE, **{**KW, "seeds": range(12)})
+    assert rep.stats["v"]["static"] and rep.stats["v"]["powered"]
+    assert rep.stats["v"]["max_abs_dev"] == 0.0
+    assert rep.verdict == "PASS", rep.summary()
+
+
+def test_expected_duration_matches_a_measured_run():
+    """estimate_duration (calibrated on this machine) is within a factor 3 of the measured
+    simulation it predicts, for seeds below and above the number of cores."""
+    import numba
+
+    from odesolve.comparison import estimate_duration
+
+    cores = numba.get_num_threads()
+    for N, S, t_max in [(2000, 2, 40.0), (4000, 2 * cores + 1, 6.0)]:
+        state = Overlaps.random(2, 2, N=N, student_std=0.5, readout_std=0.5, seed=1)
+        tic = time.perf_counter()
+        expected = estimate_duration(SETUP, N, S, t_max)
+        calibration = time.perf_counter() - tic
+        tic = time.perf_counter()
+        odesolve.simulate(SETUP, state, N=N, t_max=t_max, seeds=range(S), progress=False)
+        measured = time.perf_counter() - tic
+        assert measured / 3 <= expected <= 3 * measured, (N, S, expected, measured)
+        assert calibration < 2.0                       # a fraction of a second once compiled
 
 
 def test_verdict_fails_when_the_tolerance_is_tiny(report):
@@ -118,7 +230,7 @@ n_out = 5
 
 [simulation]
 N = 400
-seeds = 6
+seeds = 12
 """
 
 
@@ -130,7 +242,7 @@ def test_cli_compare_writes_json_and_png(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "overall: PASS" in printed and str(out.resolve()) in printed
     data = json.loads(out.read_text())
-    assert data["passed"] and data["N"] == 400 and len(data["seeds"]) == 6
+    assert data["passed"] and data["N"] == 400 and len(data["seeds"]) == 12
     assert out.with_suffix(".png").exists()
 
 
@@ -138,7 +250,25 @@ def test_cli_compare_exit_codes(tmp_path, capsys):
     cfg = tmp_path / "cmp.toml"
     cfg.write_text(CONFIG + "tolerance_k = 0.0\ntolerance_c = 0.0\n")
     assert main(["compare", str(cfg), "-o", str(tmp_path / "f.json"), "-q"]) == 1
-    cfg.write_text(CONFIG.replace("seeds = 6", "seeds = 6\nbogus = 1"))
+    cfg.write_text(CONFIG.replace("seeds = 12", "seeds = 12\nbogus = 1"))
     assert main(["compare", str(cfg), "-q"]) == 2
     assert "bogus" in capsys.readouterr().err
     assert main(["compare", str(tmp_path / "missing.toml")]) == 2
+
+
+def test_protocol_comparison_follows_the_power_rule():
+    """compare_protocol judges with the same rule: 2 seeds INCONCLUSIVE, 8 seeds PASS."""
+    from odesolve.multitask import MultiTaskSetup, MultiTaskState, continual, teacher_overlaps
+    from odesolve.multitask.compare import compare_protocol
+
+    setup = MultiTaskSetup(2, 1, P=2, heads="multi", eta=1.0)
+    T = teacher_overlaps(M=1, P=2, feature_similarity=0.3)
+    state = MultiTaskState.random(setup, T, V_star=[[1.0], [1.0]], N=2000, student_std=0.3,
+                                  readout_std=0.3, seed=0)
+    with pytest.warns(odesolve.comparison.PowerWarning, match="seeds are needed"):
+        weak = compare_protocol(setup, state, continual(5.0, 5.0), N=2000, seeds=range(2),
+                                progress=False)
+    assert weak["verdict"] == "INCONCLUSIVE" and not weak["passed"]
+    rep = compare_protocol(setup, state, continual(5.0, 5.0), N=2000, seeds=range(8),
+                           progress=False)
+    assert rep["verdict"] == "PASS" and rep["passed"] and not rep["warnings"], rep["stats"]

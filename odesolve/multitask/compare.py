@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 
-from ..comparison import seed_multiplier
+from ..comparison import PowerWarning, judge, power, seed_multiplier
 from .model import MultiTaskSetup, MultiTaskState
 from .ode import integrate_protocol
 from .protocol import Protocol
@@ -19,13 +20,21 @@ def compare_protocol(setup: MultiTaskSetup, state: MultiTaskState, protocol: Pro
                      tolerance_c=0.05, rtol=1e-9, atol=1e-12, progress=True) -> dict:
     """Simulate and integrate from the same overlaps; judge as :func:`odesolve.compare`:
     ``|mean_sim - ode| <= k_S sem + c / sqrt(N)`` for Q, R, V and every task's eps_g at every
-    record time after the start.
+    record time after the start, with the power rule of :mod:`odesolve.comparison` (a test
+    too weak to detect a deviation that matters is INCONCLUSIVE, not a pass).
 
     Returns
     -------
     dict
-        ``passed``, per quantity ``worst`` (largest deviation / tolerance) and
-        ``max_abs_dev``, the ODE and simulation curves of eps_g (mean and sem) and ``t``.
+        ``verdict`` (PASS, FAIL or INCONCLUSIVE), ``passed`` (verdict is PASS), ``warnings``,
+        per quantity ``worst`` (largest deviation / tolerance), ``max_abs_dev`` and the power
+        numbers of :func:`odesolve.comparison.power`, the ODE and simulation curves of eps_g
+        (mean and sem) and ``t``.
+
+    Warns
+    -----
+    PowerWarning
+        The verdict is INCONCLUSIVE (the message says how many seeds are needed).
     """
     seeds = list(seeds)
     if len(seeds) < 2:
@@ -40,10 +49,15 @@ def compare_protocol(setup: MultiTaskSetup, state: MultiTaskState, protocol: Pro
         m, e = sim.info["mean"][name][1:], sim.info["sem"][name][1:]
         dev = np.abs(m - o[1:])
         ratio = dev / (k * e + floor)
-        stats[name] = {"worst": float(np.nanmax(np.where(np.isnan(ratio), np.inf, ratio))),
-                       "max_abs_dev": float(np.nanmax(dev))}
-    passed = all(s["worst"] <= 1.0 for s in stats.values()) and not sim.info["interrupted"]
-    return {"passed": passed, "N": N, "seeds": seeds, "k_seeds": k, "floor": floor,
+        worst = float(np.nanmax(np.where(np.isnan(ratio), np.inf, ratio)))
+        stats[name] = {"worst": worst, "max_abs_dev": float(np.nanmax(dev)),
+                       "passed": worst <= 1.0,
+                       **power(sim.info["sem"][name], o, len(seeds), tolerance_k, floor)}
+    verdict, notes = judge(stats, len(seeds), bool(sim.info["interrupted"]))
+    if notes:
+        warnings.warn(" ".join(notes), PowerWarning, stacklevel=2)
+    return {"passed": verdict == "PASS", "verdict": verdict, "warnings": notes, "N": N,
+            "seeds": seeds, "k_seeds": k, "floor": floor,
             "stats": stats, "t": ode.t.tolist(), "ode_eps_g": ode.eps_g.tolist(),
             "sim_eps_g_mean": sim.info["mean"]["eps_g"].tolist(),
             "sim_eps_g_sem": sim.info["sem"]["eps_g"].tolist()}

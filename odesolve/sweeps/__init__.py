@@ -6,11 +6,12 @@
 - :class:`SweepSpec`: the validated description of a sweep.
 
 Modules: ``spec`` (what is computed, chunking), ``chunk`` (one chunk, pure function),
-``runner`` (local or Dask execution, resume), ``result`` (labelled arrays, file format).
+``runner`` (local or Dask execution, resume, reuse, the output lock), ``result`` (labelled
+arrays, file format, :class:`SweepFileError`), ``plots`` (figures).
 """
-from .result import SweepResult, load_sweep
+from .result import SweepFileError, SweepResult, load_sweep
 from .runner import run_spec, sweep
 from .spec import INIT_PARAMS, SETUP_PARAMS, SweepSpec
 
-__all__ = ["sweep", "run_spec", "SweepResult", "load_sweep", "SweepSpec", "SETUP_PARAMS",
-           "INIT_PARAMS"]
+__all__ = ["sweep", "run_spec", "SweepResult", "load_sweep", "SweepFileError", "SweepSpec",
+           "SETUP_PARAMS", "INIT_PARAMS"]

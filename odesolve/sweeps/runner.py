@@ -1,16 +1,32 @@
 """Run a sweep: locally chunk by chunk, or as Dask tasks; resume from finished chunks.
 
-With an output path, every finished chunk is written atomically to ``<out>.parts/`` next to a
-copy of the spec; re-running the same sweep skips the chunks found there (a different spec is
-refused), and the assembled result replaces ``<out>`` atomically at the end, after which the
-parts are removed.
+Files of a sweep with an output path ``<out>`` (``.npz``):
+
+- ``<out>.lock`` while a run writes to ``<out>``: created exclusively (``O_CREAT | O_EXCL``)
+  with the run's pid and host, removed at the end. A second run on the same path is refused
+  with the lock file and the pid named; a lock left by a dead process on this host is taken
+  over (:class:`OutputLock`).
+- ``<out>.parts/``: every finished chunk, written atomically, next to a copy of the spec.
+  Re-running the same sweep skips the chunks found there; parts of a different spec are refused
+  (``restart=True`` discards them); an unreadable part file is refused with its name.
+- ``<out>``: the assembled result, written atomically at the end, after which the parts are
+  removed. Running an identical spec (same fingerprint) again returns the stored result without
+  recomputing (``info["reused"]``; ``restart=True`` recomputes); a finished result of a
+  *different* spec, or a file that is not a readable sweep result, is never replaced without
+  ``overwrite=True``.
+
+Every refusal raises :class:`~odesolve.sweeps.result.SweepFileError` (a ValueError) naming the
+file and the way out, before any work starts.
 """
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import socket
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -18,15 +34,15 @@ import numpy as np
 from ..io import atomic_path
 from ..model import TeacherStudent
 from .chunk import run_chunk
-from .result import SweepResult
+from .result import READ_ERRORS, SweepFileError, SweepResult
 from .spec import SweepSpec
 
-__all__ = ["sweep", "run_spec"]
+__all__ = ["sweep", "run_spec", "result_path", "OutputLock"]
 
 
 def sweep(setup=None, axes=None, *, points=None, init=None, replicas: int = 4,
           t_max: float = 100.0, out=None, scheduler=None, progress: bool = True,
-          restart: bool = False, **options) -> SweepResult:
+          restart: bool = False, overwrite: bool = False, **options) -> SweepResult:
     """Integrate the ODEs over a grid (or list) of parameters, several initial states each.
 
     Parameters
@@ -53,7 +69,11 @@ def sweep(setup=None, axes=None, *, points=None, init=None, replicas: int = 4,
     progress : bool
         Progress bar with ETA (tqdm) on stderr.
     restart : bool
-        Discard finished chunks of an earlier run of this output path.
+        Discard finished chunks of an earlier run of this output path, and recompute even when
+        ``out`` already holds the finished result of this very sweep.
+    overwrite : bool
+        Replace ``out`` even when it holds the result of a different sweep (or a file that is
+        not a readable sweep result); without it such a file is refused.
     **options
         Further :class:`~odesolve.sweeps.SweepSpec` fields: ``n_out``, ``log_times``,
         ``times``, ``method`` ("dopri5"), ``rtol`` (1e-6), ``atol`` (1e-8), ``dt``,
@@ -64,7 +84,15 @@ def sweep(setup=None, axes=None, *, points=None, init=None, replicas: int = 4,
     -------
     SweepResult
         Observables with shape ``grid_shape + (replicas,)``; ``result.save(path)`` /
-        :func:`~odesolve.load_sweep`.
+        :func:`~odesolve.load_sweep`. ``info["reused"]`` is True when ``out`` already held the
+        finished result of this sweep, which is returned without recomputing.
+
+    Raises
+    ------
+    SweepFileError
+        A file at ``out`` cannot be used (module docstring of :mod:`odesolve.sweeps.runner`):
+        a truncated or corrupt part file, the result of a different sweep (without
+        ``overwrite``), or a lock held by another live run.
 
     Examples
     --------
@@ -83,16 +111,65 @@ def sweep(setup=None, axes=None, *, points=None, init=None, replicas: int = 4,
         base.pop(k, None)
     spec = SweepSpec(base=base, axes=dict(axes or {}), points=points, replicas=replicas,
                      t_max=t_max, **options)
-    return run_spec(spec, out=out, scheduler=scheduler, progress=progress, restart=restart)
+    return run_spec(spec, out=out, scheduler=scheduler, progress=progress, restart=restart,
+                    overwrite=overwrite)
 
 
 def run_spec(spec: SweepSpec, out=None, scheduler=None, progress: bool = True,
-             restart: bool = False) -> SweepResult:
-    """Run a :class:`SweepSpec` (see :func:`sweep`)."""
+             restart: bool = False, overwrite: bool = False) -> SweepResult:
+    """Run a :class:`SweepSpec` (see :func:`sweep` for the arguments, the result and the
+    errors)."""
     tic = time.perf_counter()
-    store = _PartStore(out, spec, restart) if out is not None else None
+    if out is None:
+        return _run(spec, None, scheduler, progress, tic)
+    path = result_path(out)
+    with OutputLock(path):
+        stored = _stored_result(path, spec, restart, overwrite)
+        if stored is not None:
+            stored.info["wall_s"] = time.perf_counter() - tic
+            return stored
+        return _run(spec, _PartStore(path, spec, restart), scheduler, progress, tic)
+
+
+def result_path(out) -> Path:
+    """The result file of an output path (``.npz`` suffix added when missing)."""
+    path = Path(out)
+    return path if path.suffix == ".npz" else path.with_suffix(".npz")
+
+
+def _stored_result(path: Path, spec: SweepSpec, restart: bool, overwrite: bool):
+    """The finished result at ``path`` when it is this very sweep (and not ``restart``);
+    None when there is nothing to reuse; refuse a file that is not ours to replace."""
+    if not path.exists():
+        return None
+    way_out = ("pass overwrite=True (CLI: --overwrite) to replace it, or choose another "
+               "output path.")
+    try:
+        old = SweepResult.load(path)
+    except SweepFileError as err:
+        if overwrite:
+            return None
+        reason = str(err).removeprefix(f"{path}: ")
+        raise SweepFileError(path, f"exists and is not a readable sweep result ({reason}); "
+                             f"{way_out}") from None
+    fp, old_fp = spec.fingerprint(), old.info.get("fingerprint") or old.spec.fingerprint()
+    if old_fp != fp:
+        if overwrite:
+            return None
+        raise SweepFileError(path, f"holds the finished result of a different sweep "
+                             f"(fingerprint {old_fp} != {fp}); {way_out}")
+    if restart:
+        return None
+    _PartStore.discard(path, fp)                  # parts left by a run stopped after its save
+    old.info.update({"reused": True, "chunks": len(spec.chunks()), "chunks_resumed": 0,
+                     "scheduler": "none (stored result)"})
+    return old
+
+
+def _run(spec: SweepSpec, store, scheduler, progress: bool, tic: float) -> SweepResult:
+    """Compute the chunks not in ``store``, assemble, save to the store's path."""
     chunks = spec.chunks()
-    done = store.finished() if store else {}
+    done = store.finished(chunks) if store else {}
     todo = [c for c in chunks if c.index not in done]
     results = dict(done)
     bar = _progress_bar(spec.n_members, sum(len(done[i]["status"]) for i in done), progress)
@@ -111,7 +188,8 @@ def run_spec(spec: SweepSpec, out=None, scheduler=None, progress: bool = True,
     bar.close()
     result = _assemble(spec, chunks, results)
     result.info.update({"wall_s": time.perf_counter() - tic, "chunks": len(chunks),
-                        "chunks_resumed": len(done), "scheduler": str(scheduler or "local")})
+                        "chunks_resumed": len(done), "scheduler": str(scheduler or "local"),
+                        "reused": False})
     if store:
         result.save(store.path)
         result.info["path"] = str(store.path)
@@ -164,37 +242,80 @@ def _assemble(spec: SweepSpec, chunks, results) -> SweepResult:
 class _PartStore:
     """Finished chunks of one sweep in ``<out>.parts/`` (atomic files, resumable)."""
 
-    def __init__(self, out, spec: SweepSpec, restart: bool):
-        self.path = Path(out)
-        if self.path.suffix != ".npz":
-            self.path = self.path.with_suffix(".npz")
-        self.dir = self.path.with_name(self.path.name + ".parts")
+    RESTART = "run with restart=True (CLI: --restart) to discard all finished chunks"
+
+    def __init__(self, path: Path, spec: SweepSpec, restart: bool):
+        self.path = path
+        self.dir = self.parts_dir(path)
         self.spec = spec
         fp = spec.fingerprint()
         spec_file = self.dir / "spec.json"
         if restart and self.dir.exists():
             shutil.rmtree(self.dir)
         if spec_file.exists():
-            old = json.loads(spec_file.read_text())
-            if old.get("fingerprint") != fp:
-                raise ValueError(
-                    f"{self.dir} holds chunks of a different sweep (fingerprint "
-                    f"{old.get('fingerprint')} != {fp}); use restart=True (CLI: --restart) to "
-                    "discard them, or another output path.")
+            old_fp = self.fingerprint(spec_file)
+            if old_fp != fp:
+                raise SweepFileError(
+                    self.dir, f"holds chunks of a different sweep (fingerprint {old_fp} != "
+                    f"{fp}); {self.RESTART}, or choose another output path.")
         else:
             self.dir.mkdir(parents=True, exist_ok=True)
             with atomic_path(spec_file) as tmp:
                 tmp.write_text(json.dumps({"fingerprint": fp, "spec": spec.to_dict()},
                                           default=str))
 
+    @staticmethod
+    def parts_dir(path: Path) -> Path:
+        return path.with_name(path.name + ".parts")
+
+    @classmethod
+    def fingerprint(cls, spec_file: Path) -> str:
+        """The fingerprint recorded in ``spec.json`` of a parts directory."""
+        try:
+            return str(json.loads(spec_file.read_text())["fingerprint"])
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            raise SweepFileError(spec_file, f"cannot read the spec of the finished chunks "
+                                 f"({type(err).__name__}: {err}); {cls.RESTART}.") from None
+
+    @classmethod
+    def discard(cls, path: Path, fp: str):
+        """Remove the parts of ``path`` if they belong to the sweep with fingerprint ``fp``."""
+        spec_file = cls.parts_dir(path) / "spec.json"
+        try:
+            same = spec_file.exists() and cls.fingerprint(spec_file) == fp
+        except SweepFileError:
+            same = False
+        if same:
+            shutil.rmtree(spec_file.parent, ignore_errors=True)
+
     def _file(self, index: int) -> Path:
         return self.dir / f"chunk_{index:06d}.npz"
 
-    def finished(self) -> dict:
+    def finished(self, chunks) -> dict:
+        """The finished chunks found in the parts directory: index -> result dict.
+
+        Raises
+        ------
+        SweepFileError
+            A part file is truncated, corrupt or does not fit its chunk.
+        """
+        sizes = {c.index: c.grid.size for c in chunks}
         out = {}
         for f in sorted(self.dir.glob("chunk_*.npz")):
-            with np.load(f) as z:
-                out[int(f.stem.split("_")[1])] = {k: z[k] for k in z.files}
+            way_out = f"delete it (its chunk is computed again) or {self.RESTART}."
+            try:
+                index = int(f.stem.split("_")[1])
+                with np.load(f, allow_pickle=False) as z:
+                    res = {k: z[k] for k in z.files}
+            except READ_ERRORS as err:
+                raise SweepFileError(f, f"cannot read this finished chunk: it is truncated or "
+                                     f"corrupt ({type(err).__name__}: {err}); {way_out}"
+                                     ) from None
+            n = sizes.get(index)
+            if n is None or "status" not in res or any(a.shape[:1] != (n,) for a in res.values()):
+                raise SweepFileError(f, f"this part file does not fit chunk {index} of the "
+                                     f"sweep ({n} members); {way_out}")
+            out[index] = res
         return out
 
     def write(self, index: int, res: dict):
@@ -204,6 +325,112 @@ class _PartStore:
 
     def remove(self):
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class OutputLock:
+    """Exclusive right to write one sweep output: the lock file ``<out>.lock``.
+
+    Created with ``O_CREAT | O_EXCL`` (atomic, also on network file systems) and holding the
+    pid, host and start time of the run as JSON; removed on exit if it is still this run's. A
+    lock found from a process that is no longer alive on this host is taken over; any other
+    lock (a live pid, another host, unreadable) is refused with :class:`SweepFileError` naming
+    the lock file and its holder.
+
+    Parameters
+    ----------
+    path : Path
+        The result file ``<out>`` (``.npz``).
+
+    Examples
+    --------
+    >>> with OutputLock(Path("sweep.npz")):                   # doctest: +SKIP
+    ...     ...                                               # write sweep.npz
+    """
+
+    def __init__(self, path: Path):
+        self.path = Path(str(path) + ".lock")
+        self.out = Path(path)
+        self.token = uuid.uuid4().hex
+        self.held = False
+
+    def __enter__(self) -> "OutputLock":
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        for _ in range(5):
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                holder = self._read(self.path)
+                if not self._stale(holder):
+                    raise SweepFileError(self.path, self._held_message(holder)) from None
+                self._take_over(holder)
+                continue
+            with os.fdopen(fd, "w") as fh:
+                json.dump({"pid": os.getpid(), "host": socket.gethostname(),
+                           "started": time.strftime("%Y-%m-%d %H:%M:%S"),
+                           "token": self.token}, fh)
+            self.held = True
+            return self
+        raise SweepFileError(self.path, "could not take over this stale lock (another run "
+                             "keeps replacing it); delete it if no run is active.")
+
+    def __exit__(self, exc_type, exc, tb):
+        if self.held and (self._read(self.path) or {}).get("token") == self.token:
+            self.path.unlink(missing_ok=True)
+        self.held = False
+        return False
+
+    @staticmethod
+    def _read(path: Path):
+        """The lock's content as a dict; None when missing or unreadable."""
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError):
+            return None
+        return data if isinstance(data, dict) else None
+
+    @staticmethod
+    def _stale(holder) -> bool:
+        """The lock was left by a process of this host that is no longer alive."""
+        if holder is None or holder.get("host") != socket.gethostname():
+            return False
+        pid = holder.get("pid")
+        return isinstance(pid, int) and not _alive(pid)
+
+    def _take_over(self, holder):
+        """Remove a stale lock; put it back if it changed in between (a racing run)."""
+        aside = self.path.with_name(f"{self.path.name}.stale-{os.getpid()}-{self.token}")
+        try:
+            os.rename(self.path, aside)
+        except FileNotFoundError:
+            return                                    # someone else took it over first
+        if self._read(aside) != holder:               # a racing run's fresh lock: give it back
+            try:
+                os.link(aside, self.path)
+            except FileExistsError:
+                pass
+        aside.unlink(missing_ok=True)
+
+    def _held_message(self, holder) -> str:
+        if holder is None:
+            who = "an unknown run (the lock file is unreadable)"
+        else:
+            who = (f"pid {holder.get('pid')} on host {holder.get('host')}, started "
+                   f"{holder.get('started')}")
+        return (f"another sweep is writing {self.out} ({who}); wait for it to finish or use "
+                f"another output path. If that run is no longer alive, delete this lock file.")
+
+
+def _alive(pid: int) -> bool:
+    """The process ``pid`` exists on this host (True when that cannot be told)."""
+    if os.name == "nt" or pid <= 0:               # os.kill(pid, 0) would signal on Windows
+        return pid > 0
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:                               # e.g. PermissionError: someone else's
+        return True
+    return True
 
 
 class _NoBar:
