@@ -1,4 +1,9 @@
-"""Atomic result files: ``.npz`` with the run's configuration embedded as JSON."""
+"""Atomic result files: ``.npz`` with the run's configuration embedded as JSON.
+
+:class:`atomic_path` writes every result under a temporary name and renames it into place,
+so a file appears complete or not at all; :func:`check_writable` tells, before any work
+starts, whether a path can be written.
+"""
 from __future__ import annotations
 
 import json
@@ -8,11 +13,68 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["save_npz", "load_npz", "atomic_path"]
+__all__ = ["save_npz", "load_npz", "atomic_path", "check_writable", "OutputPathError"]
+
+
+class OutputPathError(ValueError):
+    """An output path cannot be written (found before any work starts)."""
+
+
+def check_writable(path) -> Path:
+    """Check that ``path`` can be written by :class:`atomic_path`, without writing it.
+
+    The target must not be a directory, and its nearest existing ancestor directory must let
+    this process create files (tested by creating and removing an empty file there, which
+    also catches read-only file systems); missing parent directories are created later.
+
+    Parameters
+    ----------
+    path : str or Path
+
+    Returns
+    -------
+    Path
+
+    Raises
+    ------
+    OutputPathError
+        The path is a directory, lies under a file, or its directory is not writable.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise OutputPathError(f"cannot write {path}: it is a directory.")
+    ancestor = path.parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise OutputPathError(f"cannot write {path}: {ancestor} is not a directory.")
+    try:
+        fd, probe = tempfile.mkstemp(dir=ancestor, prefix=".odesolve-probe-")
+    except OSError as err:
+        raise OutputPathError(f"cannot write {path}: cannot create files in {ancestor} "
+                              f"({err.strerror or err}).") from None
+    os.close(fd)
+    os.unlink(probe)
+    return path
+
+
+def _new_file_mode() -> int:
+    """Permissions of a new file under the process umask (``0o666 & ~umask``)."""
+    try:
+        with open("/proc/self/status") as fh:              # Linux: read without changing it
+            mask = next(int(line.split()[1], 8) for line in fh if line.startswith("Umask:"))
+    except (OSError, StopIteration, ValueError, IndexError):
+        mask = os.umask(0o022)
+        os.umask(mask)
+    return 0o666 & ~mask
 
 
 class atomic_path:
     """Context manager giving a temporary path that replaces ``path`` only on success.
+
+    The temporary file sits in the target's directory (so the final rename is atomic), has
+    the permissions of a new file under the umask, and is removed whatever happens: when the
+    body raises (also on Ctrl-C) and when the final rename fails.
 
     Examples
     --------
@@ -30,12 +92,17 @@ class atomic_path:
                                    suffix=self.suffix)
         os.close(fd)
         self.tmp = Path(tmp)
+        try:
+            os.chmod(self.tmp, _new_file_mode())            # mkstemp makes it 0600
+        except OSError:                                     # a file system without modes
+            pass
         return self.tmp
 
     def __exit__(self, exc_type, exc, tb):
-        if exc_type is None:
-            os.replace(self.tmp, self.path)
-        else:
+        try:
+            if exc_type is None:
+                os.replace(self.tmp, self.path)
+        finally:
             self.tmp.unlink(missing_ok=True)
         return False
 
