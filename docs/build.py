@@ -15,6 +15,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -24,11 +25,16 @@ DOCS = Path(__file__).resolve().parent
 
 
 def build(out: Path, gallery: str = "all", fresh: bool = True) -> dict:
-    """Run Sphinx; return a summary dict (``returncode``, counts, ``seconds``, ``log``)."""
+    """Run Sphinx; return a summary dict (``returncode``, counts, ``seconds``, ``log``).
+
+    ``fresh`` rebuilds everything: the gallery examples run again and the API pages are
+    generated again (sphinx-gallery otherwise reuses the results of unchanged examples)."""
     env = dict(os.environ, ODESOLVE_DOCS_GALLERY=gallery)
     args = [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-b", "html"]
-    if fresh:
+    if fresh:                     # also the sources that sphinx-gallery and autosummary write
         args.append("-E")
+        for generated in (DOCS / "gallery", DOCS / "api" / "generated"):
+            shutil.rmtree(generated, ignore_errors=True)
     tic = time.perf_counter()
     proc = subprocess.run(args + [str(DOCS), str(out)], env=env, capture_output=True,
                           text=True)

@@ -39,6 +39,7 @@ extensions = [
     "sphinx_gallery.gen_gallery",
     "validation_page",
     "gallery_scraper",
+    "cli_reference",
 ]
 
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}

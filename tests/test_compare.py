@@ -126,10 +126,16 @@ def test_two_seeds_cannot_pass():
     assert rep.to_dict()["verdict"] == "INCONCLUSIVE"
 
 
-def test_sixteen_seeds_pass_with_power():
+def test_sixteen_seeds_pass_with_power(validation):
     """16 seeds on the correct equations: every quantity can detect a deviation of a quarter
     of its change over the run (computed here from the curves), and the verdict is PASS."""
     rep = odesolve.compare(SETUP, STATE, **{**KW, "seeds": range(16)})
+    validation("simulation.compare.erf-K2M2.N500", area="Simulation agreement",
+               claim="the ODE predicts the mean of finite-N SGD (erf, K = M = 2, both layers, "
+                     "sigma = 0.1), reduced version of the N = 10 000 validation",
+               method=f"simulation at N = 500, 16 seeds, t <= 3; verdict {rep.verdict}",
+               measured=max(s["worst"] for s in rep.stats.values()), bound=1.0,
+               unit="x tolerance (k_S sem + c/sqrt N)")
     for q in odesolve.comparison.QUANTITIES:
         band, change = _detectable(rep, q)
         assert rep.stats[q]["detectable"] == pytest.approx(band, rel=1e-12)

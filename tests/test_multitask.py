@@ -84,7 +84,7 @@ def _agree(ode, sim, N, S):
 
 
 @pytest.mark.parametrize("heads, ewc", [("multi", None), ("single", 10.0)])
-def test_protocol_ode_agrees_with_simulation(heads, ewc):
+def test_protocol_ode_agrees_with_simulation(heads, ewc, validation):
     """N = 2000, 16 seeds: multi-head continual learning, and single-head with EWC (the
     simulator estimates the Fisher information by Monte Carlo and pulls the weights; the ODE
     uses the derived terms)."""
@@ -95,6 +95,13 @@ def test_protocol_ode_agrees_with_simulation(heads, ewc):
     sim = simulate_protocol(setup, st, prot, N=2000, seeds=range(16), n_out=6,
                             progress=False)
     worst = _agree(ode, sim, 2000, 16)
+    validation(f"continual.protocol-vs-simulation.{heads}.ewc{ewc}", area="Continual learning",
+               claim=f"two tasks in sequence, {heads}-head"
+                     + (f", EWC strength {ewc:g}: the derived EWC terms" if ewc else "")
+                     + ": the protocol ODE predicts the simulation",
+               method="simulation at N = 2000, 16 seeds (EWC with a Monte Carlo Fisher "
+                      "information); every task's eps_g and the overlaps",
+               measured=max(worst.values()), bound=1.0, unit="x tolerance")
     assert max(worst.values()) <= 1.0, worst
     assert sim.eps_g.shape == (16, ode.t.size, 2) and ode.eps_g.shape == (ode.t.size, 2)
 

@@ -22,8 +22,9 @@ def _out_dir(block_vars) -> Path:
 
 def reset_output(gallery_conf, fname, when=None):
     """sphinx-gallery ``reset_modules`` hook: start each example with an empty output folder."""
-    out = Path(gallery_conf["src_dir"]) / "examples" / OUT
-    if when in (None, "before") and out.exists():
+    if when not in (None, "before"):
+        return
+    for out in (Path(gallery_conf["src_dir"]) / "examples").rglob(OUT):
         shutil.rmtree(out)
     _seen.clear()
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections import defaultdict
 from pathlib import Path
 
@@ -63,8 +64,14 @@ def _fmt(x) -> str:
     return f"{x:.4g}"
 
 
+def _escape(text: str) -> str:
+    """Plain text for reST: no substitutions (``|x|``), emphasis, literals or references."""
+    text = re.sub(r"([\\|*`])", r"\\\1", str(text))
+    return re.sub(r"_(?=\s|$)", r"\\_", text)
+
+
 def _cell(text: str) -> str:
-    return " ".join(str(text).split()) or " "
+    return _escape(" ".join(str(text).split())) or " "
 
 
 def _table(recs: list) -> list[str]:
@@ -72,17 +79,16 @@ def _table(recs: list) -> list[str]:
              "   * - Claim", "     - Independent check", "     - Measured", "     - Bound",
              "     - Result", "     - Where"]
     for r in recs:
-        unit = f" {r['unit']}" if r.get("unit") else ""
+        unit = f" {_escape(r['unit'])}" if r.get("unit") else ""
         bound = f"{r['comparison']} {_fmt(r['bound'])}{unit}" if r.get("bound") is not None \
             else ""
         verdict = {True: "pass", False: "**FAIL**", None: "measured"}[r.get("passed")]
         extra = "; ".join(f"{k} = {_fmt(v)}" for k, v in r.get("extra", {}).items())
-        method = r["method"] + (f" ({extra})" if extra else "")
-        where = f"``{r['where']}``" if r.get("where") else ""
+        method = r["method"] + (f" ({extra})" if extra else "")      # escaped by _cell
+        where = f"``{' '.join(r['where'].split())}``" if r.get("where") else ""
         lines += [f"   * - {_cell(r['claim'])}", f"     - {_cell(method)}",
                   f"     - {_fmt(r['measured'])}{unit}", f"     - {_cell(bound)}",
-                  f"     - {verdict}", f"     - {_cell(where)} ({r['commit']}, "
-                                       f"{r['written'][:10]})"]
+                  f"     - {verdict}", f"     - {where} ({r['commit']}, {r['written'][:10]})"]
     return lines
 
 

@@ -21,12 +21,11 @@ from odesolve.cli import main
 # the example configuration, as printed by `odesolve compare --print-example > compare.toml`
 text = io.StringIO()
 with contextlib.redirect_stdout(text):
-    main(["compare", "--print-example"])
+    assert main(["compare", "--print-example"]) == 0
 Path("odesolve-out").mkdir(exist_ok=True)
 Path("odesolve-out/compare.toml").write_text(text.getvalue())
 print(text.getvalue())
 
 # %%
-# Run it: the exit code is 0 when the ODE and the simulation agree within the tolerance.
-code = main(["compare", "odesolve-out/compare.toml", "--quiet"])
-print("exit code", code)
+# Run it: the exit code is 0 when the verdict is PASS (1 for FAIL or INCONCLUSIVE).
+assert main(["compare", "odesolve-out/compare.toml", "--quiet"]) == 0

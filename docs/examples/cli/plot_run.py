@@ -18,4 +18,4 @@ This is the full run (seconds once compiled). Shell command::
 """
 from odesolve.cli import main
 
-main(["run"])
+assert main(["run"]) == 0

@@ -16,4 +16,4 @@ minute). Shell command::
 """
 from odesolve.cli import main
 
-main(["stability", "--K", "2", "--n-eta", "12"])
+assert main(["stability", "--K", "2", "--n-eta", "12"]) == 0

@@ -42,4 +42,5 @@ log_times = true
 """
 Path("odesolve-out").mkdir(exist_ok=True)
 Path("odesolve-out/init_scales.toml").write_text(config)
-main(["sweep", "odesolve-out/init_scales.toml", "-o", "odesolve-out/init_scales.npz", "--quiet"])
+assert main(["sweep", "odesolve-out/init_scales.toml", "-o",
+             "odesolve-out/init_scales.npz", "--quiet"]) == 0

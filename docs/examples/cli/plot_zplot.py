@@ -45,13 +45,14 @@ log_times = true
 [output]
 plot = false
 """)
-main(["sweep", "odesolve-out/lr.toml", "-o", "odesolve-out/lr.npz", "--quiet"])
+assert main(["sweep", "odesolve-out/lr.toml", "-o", "odesolve-out/lr.npz",
+             "--quiet"]) == 0
 
 # %%
 # The final error over the (eta, readout scale) grid, median over the replicas.
-main(["plot", "odesolve-out/lr.npz", "--observable", "eps_g_final", "--x", "eta",
-      "--y", "readout_std"])
+assert main(["plot", "odesolve-out/lr.npz", "--observable", "eps_g_final", "--x", "eta",
+             "--y", "readout_std"]) == 0
 
 # %%
 # Every member's eps_g curve, coloured by the learning rate.
-main(["plot", "odesolve-out/lr.npz", "--curves", "--colour-by", "eta"])
+assert main(["plot", "odesolve-out/lr.npz", "--curves", "--colour-by", "eta"]) == 0

@@ -16,7 +16,7 @@ import json
 
 from odesolve.cli import main
 
-main(["scenario", "ewc", "--quick", "-o", "odesolve-out"])
+assert main(["scenario", "ewc", "--quick", "-o", "odesolve-out"]) == 0
 
 # %%
 # The plotted numbers are in ``odesolve-out/ewc.json``:

@@ -17,7 +17,7 @@ import json
 
 from odesolve.cli import main
 
-main(["scenario", "scm_deficit", "--quick", "-o", "odesolve-out"])
+assert main(["scenario", "scm_deficit", "--quick", "-o", "odesolve-out"]) == 0
 
 # %%
 # The plotted numbers are in ``odesolve-out/scm_deficit.json``:

@@ -3,8 +3,8 @@
 ==========================================================================================================
 
 The exact solution of lambda-balanced two-layer linear networks: loss curves for several lambda,
-and the distance the neural tangent kernel travels by t = 20 against lambda. Small |lambda| is
-rich (sigmoidal, mode-by-mode learning with a large kernel change); large |lambda| is lazy
+and the distance the neural tangent kernel travels by t = 20 against lambda. Small ``|lambda|`` is
+rich (sigmoidal, mode-by-mode learning with a large kernel change); large ``|lambda|`` is lazy
 (exponential learning, the kernel hardly moves).
 
 Quick settings here (``--quick``: fewer points and replicas). Full version::
@@ -15,7 +15,7 @@ import json
 
 from odesolve.cli import main
 
-main(["scenario", "lazy_rich", "--quick", "-o", "odesolve-out"])
+assert main(["scenario", "lazy_rich", "--quick", "-o", "odesolve-out"]) == 0
 
 # %%
 # The plotted numbers are in ``odesolve-out/lazy_rich.json``:

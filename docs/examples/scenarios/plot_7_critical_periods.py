@@ -17,7 +17,7 @@ import json
 
 from odesolve.cli import main
 
-main(["scenario", "critical_periods", "--quick", "-o", "odesolve-out"])
+assert main(["scenario", "critical_periods", "--quick", "-o", "odesolve-out"]) == 0
 
 # %%
 # The plotted numbers are in ``odesolve-out/critical_periods.json``:
