@@ -235,9 +235,12 @@ def _cmd_run(args) -> int:
         traj = integrate(setup, state, on_failure="flag", **opts)
     elapsed = time.perf_counter() - start
     save_npz(path, traj.arrays(), config=conf)
-    print(f"done in {elapsed:.2f} s (including compilation on a first run)")
+    print(f"{'stopped' if traj.interrupted else 'done'} after {elapsed:.2f} s (including "
+          "compilation on a first run)")
     eg = traj.eps_g if not traj.is_batched else traj.eps_g[0]
-    print(f"eps_g: t=0 {eg[0]:.4g}, t={traj.t[-1]:g} {eg[-1]:.4g}")
+    last = np.flatnonzero(np.isfinite(eg))            # the last time computed (or reached)
+    j = int(last[-1]) if last.size else 0
+    print(f"eps_g: t=0 {eg[0]:.4g}, t={traj.t[j]:g} {eg[j]:.4g}")
     print(f"results: {path.resolve()}")
     if figure:
         print(f"figure:  {Path(plot_trajectory(traj, figure)).resolve()}")

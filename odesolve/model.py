@@ -1,6 +1,7 @@
 """Model specification and order-parameter state of a teacher-student soft committee machine.
 
-Notation (Saad & Solla 1995; Goldt et al. 2019; THEORY.md section 1): a student with K hidden
+Notation (Saad & Solla 1995; Goldt et al. 2019; docs/theory/committee.md#theory-committee-model):
+a student with K hidden
 units (first-layer weights w_i, readouts v_i) learns from a teacher with M hidden units (w*_n,
 readouts v*_n) by online SGD in input dimension N. The order parameters are
 
@@ -12,8 +13,16 @@ A (teacher readouts) = v_star, alpha (time, examples/N) = t.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.typing import ArrayLike
+
+from ._checks import check_bool, check_int, check_real, describe
+
+if TYPE_CHECKING:
+    from ._typing import Seed
+    from .activations import Activation
 
 __all__ = ["TeacherStudent", "Overlaps", "ACTIVATIONS"]
 
@@ -22,10 +31,73 @@ ACTIVATIONS = ("erf", "linear", "relu", "tanh")
 
 
 def _nonneg(name, value):
-    value = float(value)
-    if not np.isfinite(value) or value < 0:
-        raise ValueError(f"`{name}` must be a finite non-negative number, got {value!r}.")
-    return value
+    return check_real(name, value, minimum=0.0)
+
+
+def check_seed(name, seed):
+    """``seed`` for :func:`numpy.random.default_rng`: None, a non-negative integer, a sequence
+    of them, a :class:`~numpy.random.SeedSequence`, a bit generator or a
+    :class:`~numpy.random.Generator`.
+
+    Raises
+    ------
+    TypeError
+        for anything else (a float or a string is not silently used as a seed).
+    ValueError
+        for a negative integer.
+    """
+    if seed is None or isinstance(seed, (np.random.SeedSequence, np.random.BitGenerator,
+                                         np.random.Generator)):
+        return seed
+    if isinstance(seed, (list, tuple, np.ndarray)):
+        arr = np.asarray(seed)
+        if arr.ndim != 1 or arr.size == 0 or arr.dtype.kind not in "iu":
+            raise TypeError(f"`{name}` must be None, a non-negative integer (or a sequence of "
+                            f"them) or a numpy.random.Generator, got {describe(seed)}.")
+        if np.any(arr < 0):
+            raise ValueError(f"`{name}` must be non-negative, got {describe(seed)}.")
+        return seed
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"`{name}` must be None, a non-negative integer (or a sequence of "
+                        f"them) or a numpy.random.Generator, got {describe(seed)}.")
+    return check_int(name, seed, minimum=0)
+
+
+def real_array(name, value) -> np.ndarray:
+    """``value`` as a float64 array; TypeError unless it holds real numbers (strings,
+    booleans and objects are refused), ValueError when it is ragged."""
+    try:
+        arr = np.asarray(value)
+    except ValueError:
+        raise ValueError(f"`{name}` must be a rectangular array of numbers.") from None
+    if arr.dtype.kind not in "iuf":
+        raise TypeError(f"`{name}` must be an array of real numbers, got dtype {arr.dtype}.")
+    return arr.astype(np.float64)
+
+
+def check_readouts(name, value, M) -> np.ndarray:
+    """Teacher readouts: a finite number (the same for all M units) or an array of shape (M,).
+
+    Returns
+    -------
+    ndarray, shape (M,)
+    """
+    arr = real_array(name, value)
+    if arr.ndim > 1 or (arr.ndim == 1 and arr.shape != (M,)):
+        raise ValueError(f"`{name}` must be a number or have shape ({M},), got shape "
+                         f"{arr.shape}.")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"`{name}` must be finite.")
+    return np.broadcast_to(arr, (M,)).copy()
+
+
+def check_init_scales(student_std, readout_std, teacher_std, readout_mean):
+    """Scales of a random initialisation: non-negative standard deviations (the teacher's
+    positive) and a finite readout mean; returned as floats."""
+    return (check_real("student_std", student_std, minimum=0.0),
+            check_real("readout_std", readout_std, minimum=0.0),
+            check_real("teacher_std", teacher_std, positive=True),
+            check_real("readout_mean", readout_mean))
 
 
 @dataclass(frozen=True)
@@ -51,15 +123,25 @@ class TeacherStudent:
     weight_decay : float
         kappa: each step subtracts kappa/N times the weights (both layers).
 
+    Raises
+    ------
+    TypeError
+        ``K`` or ``M`` is not an integer, a rate is not a real number (strings such as
+        ``"0.5"`` are refused, not converted), ``activation`` is neither a name nor an
+        Activation.
+    ValueError
+        ``K`` or ``M`` < 1, a rate negative or not finite, an unknown activation name.
+
     Notes
     -----
-    The update rules are THEORY.md section 1: w_i += eta/sqrt(N) v_i g'(lambda_i) Delta x -
+    The update rules are those of docs/theory/committee.md#theory-committee-sgd:
+    w_i += eta/sqrt(N) v_i g'(lambda_i) Delta x -
     kappa/N w_i and v_i += eta_v/N g(lambda_i) Delta - kappa/N v_i with Delta = y - yhat.
     """
 
     K: int
     M: int
-    activation: object = "erf"
+    activation: str | Activation = "erf"
     eta: float = 1.0
     eta_v: float | None = None
     sigma: float = 0.0
@@ -67,15 +149,13 @@ class TeacherStudent:
 
     def __post_init__(self):
         for name in ("K", "M"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"`{name}` must be a positive integer, got {value!r}.")
-            object.__setattr__(self, name, int(value))
+            object.__setattr__(self, name, check_int(name, getattr(self, name), minimum=1))
         if isinstance(self.activation, str):
             act = self.activation.lower()
             if act not in ACTIVATIONS:
-                raise ValueError(f"`activation` must be one of {ACTIVATIONS} or an "
-                                 f"odesolve.Activation; got {self.activation!r}.")
+                listed = ", ".join(repr(a) for a in ACTIVATIONS)
+                raise ValueError(f"`activation` must be one of {listed} or an "
+                                 f"odesolve.Activation, got {self.activation!r}.")
             object.__setattr__(self, "activation", act)
         elif not hasattr(self.activation, "g") or not hasattr(self.activation, "dg"):
             raise TypeError("`activation` must be a name or an odesolve.Activation with "
@@ -96,14 +176,14 @@ class TeacherStudent:
         a = self.activation
         return a if isinstance(a, str) else getattr(a, "name", "custom")
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """Plain-data description (for configs and result files)."""
         return {"K": self.K, "M": self.M, "activation": self.activation_name, "eta": self.eta,
                 "eta_v": self.eta_v, "sigma": self.sigma, "weight_decay": self.weight_decay}
 
 
 def _as_array(name, value, ndim_core):
-    arr = np.asarray(value, dtype=np.float64)
+    arr = real_array(name, value)
     if arr.ndim < ndim_core:
         raise ValueError(f"`{name}` must have at least {ndim_core} dimension(s), got shape "
                          f"{arr.shape}.")
@@ -132,6 +212,14 @@ class Overlaps:
         Validate on construction (default). The joint covariance [[Q, R], [R^T, T]] of the local
         fields must be a covariance (positive semi-definite, see :meth:`validate`).
 
+    Raises
+    ------
+    TypeError
+        A field does not hold real numbers (e.g. strings), ``check`` is not a boolean.
+    ValueError
+        A field is not finite, the shapes do not agree, or (with ``check``) Q or T is not
+        symmetric or the covariance is not positive semi-definite.
+
     Notes
     -----
     A batch may mix batched and unbatched fields: unbatched ones are broadcast (e.g. one
@@ -146,6 +234,7 @@ class Overlaps:
     check: bool = field(default=True, repr=False, compare=False)
 
     def __post_init__(self):
+        check_bool("check", self.check)
         Q = _as_array("Q", self.Q, 2)
         R = _as_array("R", self.R, 2)
         T = _as_array("T", self.T, 2)
@@ -162,13 +251,19 @@ class Overlaps:
             raise ValueError(f"`v` has shape {v.shape}; expected (..., {K}).")
         if v_star.shape[-1] != M:
             raise ValueError(f"`v_star` has shape {v_star.shape}; expected (..., {M}).")
-        batch = [a.shape[:-2] for a in (Q, R, T)] + [a.shape[:-1] for a in (v, v_star)]
-        if any(len(b) > 1 for b in batch):
-            raise ValueError("Overlaps allow at most one leading batch axis.")
+        names = ("Q", "R", "T", "v", "v_star")
+        batch = dict(zip(names, [a.shape[:-2] for a in (Q, R, T)]
+                         + [a.shape[:-1] for a in (v, v_star)]))
+        for name, b in batch.items():
+            if len(b) > 1:
+                raise ValueError(f"`{name}` has the leading axes {b}; Overlaps allow at most "
+                                 "one leading batch axis.")
         try:
-            shape = np.broadcast_shapes(*batch)
+            shape = np.broadcast_shapes(*batch.values())
         except ValueError:
-            raise ValueError(f"Batch axes of the overlaps do not agree: {batch}.") from None
+            sizes = ", ".join(f"`{n}` {b[0]}" for n, b in batch.items() if b)
+            raise ValueError(f"The batch sizes of the fields do not agree ({sizes}); give "
+                             "every batched field the same leading size B.") from None
         for name, arr in (("Q", Q), ("R", R), ("T", T), ("v", v), ("v_star", v_star)):
             object.__setattr__(self, name, arr)
         object.__setattr__(self, "_batch_shape", shape)
@@ -185,7 +280,7 @@ class Overlaps:
         return self.R.shape[-1]
 
     @property
-    def batch_shape(self) -> tuple:
+    def batch_shape(self) -> tuple[int, ...]:
         """``()`` for a single state, ``(B,)`` for a batch."""
         return self._batch_shape
 
@@ -242,6 +337,7 @@ class Overlaps:
         ValueError
             naming the field and, for a batch, the first offending member.
         """
+        tol = check_real("tol", tol, minimum=0.0)
         for name in ("Q", "T"):
             a = getattr(self, name)
             asym = np.abs(a - np.swapaxes(a, -1, -2)).max(initial=0.0)
@@ -262,7 +358,8 @@ class Overlaps:
 
     # -- constructors ------------------------------------------------------------------
     @classmethod
-    def from_weights(cls, W, W_star, v, v_star) -> "Overlaps":
+    def from_weights(cls, W: np.ndarray, W_star: np.ndarray, v: np.ndarray,
+                     v_star: np.ndarray) -> Overlaps:
         """Order parameters of explicit weights.
 
         Parameters
@@ -279,8 +376,8 @@ class Overlaps:
         Overlaps
             Q = W W^T / N, R = W W*^T / N, T = W* W*^T / N.
         """
-        W = np.asarray(W, dtype=np.float64)
-        W_star = np.asarray(W_star, dtype=np.float64)
+        W = real_array("W", W)
+        W_star = real_array("W_star", W_star)
         if W.ndim != 2 or W_star.ndim != 2:
             raise ValueError(f"`W` and `W_star` must be 2-D (units x N); got shapes {W.shape} "
                              f"and {W_star.shape}.")
@@ -288,12 +385,15 @@ class Overlaps:
             raise ValueError(f"`W` and `W_star` must have the same input dimension N; got "
                              f"{W.shape[1]} and {W_star.shape[1]}.")
         N = W.shape[1]
-        return cls(W @ W.T / N, W @ W_star.T / N, W_star @ W_star.T / N,
-                   np.asarray(v, dtype=np.float64), np.asarray(v_star, dtype=np.float64))
+        if N == 0:
+            raise ValueError("`W` and `W_star` must have at least one column (N >= 1).")
+        return cls(W @ W.T / N, W @ W_star.T / N, W_star @ W_star.T / N, v, v_star)
 
     @classmethod
-    def random(cls, K, M, N=10_000, student_std=1e-3, readout_std=1e-3, teacher_std=1.0,
-               v_star=1.0, batch=None, seed=None, readout_mean=0.0) -> "Overlaps":
+    def random(cls, K: int, M: int, N: int = 10_000, student_std: float = 1e-3,
+               readout_std: float = 1e-3, teacher_std: float = 1.0, v_star: ArrayLike = 1.0,
+               batch: int | None = None, seed: Seed = None,
+               readout_mean: float = 0.0) -> Overlaps:
         """Random initial state drawn the way a network of input dimension N would be.
 
         Student first-layer weights are i.i.d. N(0, student_std^2), teacher weights
@@ -314,23 +414,33 @@ class Overlaps:
         v_star : float or array_like, shape (M,)
             Teacher readouts (default all ones).
         batch : int, optional
-            Number of independent states (leading batch axis).
-        seed : int or numpy.random.Generator, optional
+            Number of independent states (leading batch axis), at least 1.
+        seed : int, numpy.random.SeedSequence or numpy.random.Generator, optional
+        readout_mean : float
+            Mean of the student readouts.
 
         Returns
         -------
         Overlaps
+
+        Raises
+        ------
+        TypeError
+            An argument has the wrong type (e.g. ``N=1e4`` or ``seed=0.5``).
+        ValueError
+            ``K``, ``M``, ``N`` or ``batch`` < 1, a negative standard deviation (the teacher's
+            must be positive), a non-finite value, ``v_star`` of the wrong shape.
         """
-        for name, val in (("student_std", student_std), ("readout_std", readout_std),
-                          ("teacher_std", teacher_std)):
-            _nonneg(name, val)
-        if teacher_std == 0:
-            raise ValueError("`teacher_std` must be positive.")
-        if isinstance(N, bool) or int(N) != N or N < 1:
-            raise ValueError(f"`N` must be a positive integer, got {N!r}.")
-        N = int(N)
-        rng = np.random.default_rng(seed)
-        B = 1 if batch is None else int(batch)
+        K = check_int("K", K, minimum=1)
+        M = check_int("M", M, minimum=1)
+        N = check_int("N", N, minimum=1)
+        student_std, readout_std, teacher_std, readout_mean = check_init_scales(
+            student_std, readout_std, teacher_std, readout_mean)
+        vs = check_readouts("v_star", v_star, M)
+        if batch is not None:
+            batch = check_int("batch", batch, minimum=1)
+        rng = np.random.default_rng(check_seed("seed", seed))
+        B = 1 if batch is None else batch
         P = K + M
         scales = np.concatenate([np.full(K, student_std), np.full(M, teacher_std)])
         # Gram matrix of P Gaussian vectors in dimension N: Wishart(N, I_P), via Bartlett.
@@ -338,7 +448,6 @@ class Overlaps:
         C = G * scales[None, :, None] * scales[None, None, :]
         Q, R, T = C[:, :K, :K], C[:, :K, K:], C[:, K:, K:]
         v = readout_mean + readout_std * rng.standard_normal((B, K))
-        vs = np.broadcast_to(np.asarray(v_star, dtype=np.float64), (M,)).copy()
         if batch is None:
             return cls(Q[0], R[0], T[0], v[0], vs)
         return cls(Q, R, T, v, vs)

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .model import Overlaps, TeacherStudent
+from .solvers import INTERRUPTED, OK
 
 __all__ = ["Trajectory", "DivergenceError"]
 
@@ -13,7 +14,8 @@ __all__ = ["Trajectory", "DivergenceError"]
 class DivergenceError(RuntimeError):
     """An integration left the admissible region; ``t_fail`` says when (per member)."""
 
-    def __init__(self, message, t_fail=None, members=None):
+    def __init__(self, message: str, t_fail: np.ndarray | None = None,
+                 members: np.ndarray | None = None) -> None:
         super().__init__(message)
         self.t_fail = t_fail
         self.members = members
@@ -37,9 +39,11 @@ class Trajectory:
     v_star : ndarray, shape (M,) or (B, M)
     setup : TeacherStudent
     status : ndarray of int, shape () or (B,)
-        0 when the member reached the end; see :mod:`odesolve.solvers` for the codes.
+        0 when the member reached the end; see :mod:`odesolve.solvers` for the codes. 5
+        (``INTERRUPTED``) marks a member stopped by Ctrl-C, which is not a divergence.
     t_fail : ndarray, shape () or (B,)
-        Time at which a member diverged (NaN when it did not); its later entries are NaN.
+        Time at which a member diverged, or was interrupted (NaN when it reached the end);
+        its later entries are NaN.
     info : dict
         Solver name, options and work counters.
     """
@@ -61,14 +65,20 @@ class Trajectory:
         return self.Q.ndim == 4
 
     @property
-    def success(self):
+    def success(self) -> np.ndarray:
         """True (per member for a batch) when the integration reached t_max."""
-        return np.asarray(self.status) == 0
+        return np.asarray(self.status) == OK
+
+    @property
+    def interrupted(self) -> bool:
+        """True when the run was stopped by Ctrl-C before t_max (some member has status
+        ``INTERRUPTED``); the outputs up to ``t_fail`` are kept."""
+        return bool(np.any(np.asarray(self.status) == INTERRUPTED))
 
     def __len__(self):
         return self.t.shape[0]
 
-    def state(self, index=-1) -> Overlaps:
+    def state(self, index: int = -1) -> Overlaps:
         """The :class:`Overlaps` at time index ``index`` (a batch for batched trajectories)."""
         if self.is_batched:
             return Overlaps(self.Q[:, index], self.R[:, index], self.T, self.v[:, index],
@@ -86,9 +96,14 @@ class Trajectory:
                           self.setup, np.asarray(self.status)[b], np.asarray(self.t_fail)[b],
                           dict(self.info))
 
-    def raise_if_failed(self):
-        """Raise :class:`DivergenceError` naming the members that failed and when."""
-        bad = np.flatnonzero(~np.atleast_1d(self.success))
+    def raise_if_failed(self) -> Trajectory:
+        """Raise :class:`DivergenceError` naming the members that failed and when.
+
+        Members stopped by Ctrl-C (status ``INTERRUPTED``) did not diverge and are not
+        reported; check :attr:`interrupted` for them.
+        """
+        status = np.atleast_1d(self.status)
+        bad = np.flatnonzero((status != OK) & (status != INTERRUPTED))
         if bad.size:
             t_fail = np.atleast_1d(self.t_fail)[bad]
             msgs = self.info.get("messages", {})

@@ -1,6 +1,7 @@
 """Network weights for the finite-N simulator: prescribed overlaps, or a random initialisation.
 
-Two ways to start a simulation of the soft committee machine (THEORY.md section 1):
+Two ways to start a simulation of the soft committee machine
+(docs/theory/simulation.md#theory-simulation-weights):
 
 * :func:`weights_from_overlaps` builds student and teacher weights whose order parameters are
   *exactly* (to rounding) the requested ``Q = W W^T/N``, ``R = W W*^T/N``, ``T = W* W*^T/N``, so
@@ -12,17 +13,19 @@ Two ways to start a simulation of the soft committee machine (THEORY.md section 
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
-from .model import Overlaps
+from ._checks import check_int
+from ._typing import Seed
+from .model import Overlaps, check_init_scales, check_readouts, check_seed
 
 __all__ = ["weights_from_overlaps", "random_weights", "check_N"]
 
 
-def check_N(N) -> int:
-    """``N`` as an int; ValueError naming ``N`` unless it is a positive integer."""
-    if isinstance(N, bool) or not isinstance(N, (int, np.integer)) or N < 1:
-        raise ValueError(f"`N` must be a positive integer, got {N!r}.")
-    return int(N)
+def check_N(N: int) -> int:
+    """``N`` as an int: TypeError unless it is an integer (``1e4`` or ``100.0`` are refused),
+    ValueError unless it is at least 1."""
+    return check_int("N", N, minimum=1)
 
 
 def _gram_factor(C: np.ndarray) -> np.ndarray:
@@ -36,13 +39,14 @@ def _gram_factor(C: np.ndarray) -> np.ndarray:
     return U * np.sqrt(np.clip(lam, 0.0, None))[None, :]
 
 
-def weights_from_overlaps(state: Overlaps, N: int, seed=None):
+def weights_from_overlaps(state: Overlaps, N: int, seed: Seed = None
+                          ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Student and teacher weights in dimension N whose overlaps are exactly those of ``state``.
 
     The P = K + M weight vectors are ``sqrt(N) L O^T``: O (N, P) has Haar-random orthonormal
     columns (QR decomposition of an N x P Gaussian matrix) and L (P, P) is a factor of the joint
     Gram matrix C = [[Q, R], [R^T, T]] = L L^T (eigen-decomposition, so a singular C is fine).
-    Then [W; W*] [W; W*]^T / N = L O^T O L^T = C to rounding (|error| ~ 1e-15 |C|).
+    Then [W; W*] [W; W*]^T / N = L O^T O L^T = C to rounding (``|error| ~ 1e-15 |C|``).
 
     Parameters
     ----------
@@ -53,6 +57,13 @@ def weights_from_overlaps(state: Overlaps, N: int, seed=None):
         Input dimension, at least K + M.
     seed : int, numpy.random.SeedSequence or numpy.random.Generator, optional
         Randomness of the orientation O.
+
+    Raises
+    ------
+    TypeError
+        ``state`` is not an Overlaps, ``N`` not an integer, ``seed`` of the wrong type.
+    ValueError
+        ``state`` is batched, or ``N`` < K + M.
 
     Returns
     -------
@@ -83,7 +94,7 @@ def weights_from_overlaps(state: Overlaps, N: int, seed=None):
     P = K + M
     if N < P:
         raise ValueError(f"`N` must be at least K + M = {P} to hold {P} weight vectors, got {N}.")
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed("seed", seed))
     O, upper = np.linalg.qr(rng.standard_normal((N, P)))
     O *= np.sign(np.diag(upper))[None, :]          # Haar-distributed orientation
     L = _gram_factor(state.covariance)
@@ -94,8 +105,9 @@ def weights_from_overlaps(state: Overlaps, N: int, seed=None):
 
 
 def random_weights(K: int, M: int, N: int, student_std: float = 1e-3,
-                   readout_std: float = 1e-3, teacher_std: float = 1.0, v_star=1.0,
-                   seed=None, readout_mean: float = 0.0):
+                   readout_std: float = 1e-3, teacher_std: float = 1.0, v_star: ArrayLike = 1.0,
+                   seed: Seed = None, readout_mean: float = 0.0
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Weights drawn i.i.d. Gaussian, as a network of input dimension N is initialised.
 
     The same law as :meth:`Overlaps.random` (which samples only the overlaps); here the
@@ -126,20 +138,24 @@ def random_weights(K: int, M: int, N: int, student_std: float = 1e-3,
     W_star : ndarray, shape (M, N)
     v : ndarray, shape (K,)
     v_star : ndarray, shape (M,)
+
+    Raises
+    ------
+    TypeError
+        An argument has the wrong type (e.g. ``N=1e4``, ``student_std="0.1"``).
+    ValueError
+        ``K``, ``M`` or ``N`` < 1, a negative standard deviation (the teacher's must be
+        positive, as in :meth:`Overlaps.random`), a non-finite value, ``v_star`` of the wrong
+        shape.
     """
-    for name, value in (("K", K), ("M", M)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"`{name}` must be a positive integer, got {value!r}.")
+    K = check_int("K", K, minimum=1)
+    M = check_int("M", M, minimum=1)
     N = check_N(N)
-    for name, value in (("student_std", student_std), ("readout_std", readout_std),
-                        ("teacher_std", teacher_std)):
-        if not np.isfinite(value) or value < 0:
-            raise ValueError(f"`{name}` must be a finite non-negative number, got {value!r}.")
-    vs = np.asarray(v_star, dtype=np.float64)
-    if vs.ndim > 1 or (vs.ndim == 1 and vs.shape != (M,)):
-        raise ValueError(f"`v_star` must be a number or have shape ({M},), got {vs.shape}.")
-    rng = np.random.default_rng(seed)
+    student_std, readout_std, teacher_std, readout_mean = check_init_scales(
+        student_std, readout_std, teacher_std, readout_mean)
+    vs = check_readouts("v_star", v_star, M)
+    rng = np.random.default_rng(check_seed("seed", seed))
     W = student_std * rng.standard_normal((K, N))
     W_star = teacher_std * rng.standard_normal((M, N))
     v = readout_mean + readout_std * rng.standard_normal(K)
-    return W, W_star, v, np.broadcast_to(vs, (M,)).copy()
+    return W, W_star, v, vs

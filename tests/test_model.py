@@ -10,15 +10,29 @@ def _state(K=2, M=2):
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    (dict(K=0, M=1), "`K` must be a positive integer"),
-    (dict(K=2, M=1.5), "`M` must be a positive integer"),
-    (dict(K=2, M=1, eta=-1), "`eta` must be a finite non-negative"),
-    (dict(K=2, M=1, eta_v=-0.1), "`eta_v` must be a finite non-negative"),
-    (dict(K=2, M=1, sigma=float("nan")), "`sigma`"),
+    (dict(K=0, M=1), r"`K` must be an integer >= 1, got 0\."),
+    (dict(K=2, M=1, eta=-1), r"`eta` must be a number >= 0, got -1\."),
+    (dict(K=2, M=1, eta_v=-0.1), r"`eta_v` must be a number >= 0, got -0\.1\."),
+    (dict(K=2, M=1, sigma=float("nan")), r"`sigma` must be a number, got NaN\."),
+    (dict(K=2, M=1, weight_decay=float("inf")), r"`weight_decay` must be finite"),
     (dict(K=2, M=1, activation="sigmoid"), "`activation` must be one of"),
 ])
-def test_teacher_student_rejects_bad_arguments(kwargs, match):
+def test_teacher_student_rejects_bad_values(kwargs, match):
     with pytest.raises(ValueError, match=match):
+        TeacherStudent(**kwargs)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(K=2, M=1.5), r"`M` must be an integer, got 1\.5\."),
+    (dict(K=True, M=1), r"`K` must be an integer, got the boolean True\."),
+    (dict(K="2", M=1), r"`K` must be an integer, got the string '2'\."),
+    (dict(K=2, M=1, eta="0.5"), r"`eta` must be a real number, got the string '0\.5'\."),
+    (dict(K=2, M=1, eta_v="0"), "`eta_v` must be a real number"),
+    (dict(K=2, M=1, sigma=[0.1]), "`sigma` must be a real number"),
+    (dict(K=2, M=1, weight_decay="1e-3"), "`weight_decay` must be a real number"),
+])
+def test_teacher_student_refuses_wrong_types_instead_of_converting(kwargs, match):
+    with pytest.raises(TypeError, match=match):
         TeacherStudent(**kwargs)
 
 
@@ -43,6 +57,14 @@ def test_overlaps_reject_asymmetric_and_non_positive_definite():
     # R too large for Q and T: |R| > sqrt(Q T)
     with pytest.raises(ValueError, match="positive semi-definite"):
         Overlaps(np.eye(1), 1.5 * np.ones((1, 1)), np.eye(1), np.ones(1), np.ones(1))
+
+
+def test_batch_axis_errors_name_the_fields():
+    with pytest.raises(ValueError, match=r"`R` has the leading axes \(2, 3\)"):
+        Overlaps(np.eye(2), np.zeros((2, 3, 2, 2)), np.eye(2), np.ones(2), np.ones(2))
+    with pytest.raises(ValueError, match=r"batch sizes of the fields do not agree "
+                                         r"\(`Q` 3, `v` 2\)"):
+        Overlaps(np.zeros((3, 2, 2)), np.zeros((2, 2)), np.eye(2), np.ones((2, 2)), np.ones(2))
 
 
 def test_batched_overlaps_broadcast_and_name_bad_member():

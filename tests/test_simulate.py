@@ -1,5 +1,6 @@
 """The finite-N simulator: weights with prescribed overlaps, the SGD update, the random streams,
-and agreement with the ODE (THEORY.md section 1) that improves as 1/sqrt(N)."""
+and agreement with the ODE that improves as 1/sqrt(N)
+(docs/theory/simulation.md#theory-simulation-fluctuations)."""
 import math
 
 import numba
@@ -8,6 +9,7 @@ import pytest
 from scipy import special, stats
 
 from odesolve import Activation, Overlaps, TeacherStudent
+from odesolve.solvers import INTERRUPTED
 from odesolve.integration import generalisation_error, integrate
 from odesolve.simulation import driver, seed_statistics, sgd_step, simulate
 from odesolve.simulation.rng import (ZIGGURAT_V, _ziggurat_tables, fill_normal, seed_state,
@@ -66,8 +68,10 @@ def test_weights_from_overlaps_validates():
     state = Overlaps.random(2, 2, N=50, seed=0)
     with pytest.raises(ValueError, match="`N` must be at least"):
         weights_from_overlaps(state, 3)
-    with pytest.raises(ValueError, match="`N` must be a positive integer"):
+    with pytest.raises(TypeError, match=r"`N` must be an integer, got 10\.5\."):
         weights_from_overlaps(state, 10.5)
+    with pytest.raises(TypeError, match="`seed` must be None, a non-negative integer"):
+        weights_from_overlaps(state, 100, seed=0.5)
     with pytest.raises(ValueError, match="unbatched"):
         weights_from_overlaps(Overlaps.random(2, 2, batch=2, seed=0), 100)
 
@@ -128,7 +132,7 @@ _G = {"erf": (lambda x: special.erf(x / np.sqrt(2)),
 
 
 def _numpy_step(setup, W, W_star, v, v_star, x, zeta):
-    """THEORY.md section 1 written out in NumPy."""
+    """docs/theory/simulation.md#theory-simulation-sgd written out in NumPy."""
     g, dg = _G[setup.activation]
     N = W.shape[1]
     lam, nu = W @ x / np.sqrt(N), W_star @ x / np.sqrt(N)
@@ -249,7 +253,10 @@ def test_interrupt_returns_what_was_recorded(monkeypatch):
     monkeypatch.setattr(driver.sgd, "compiled", lambda activation: Interrupting())
     monkeypatch.setattr(driver, "CHUNK_SECONDS", 1e9)       # one chunk per record interval
     sim = simulate(SETUP, STATE, N=100, t_max=4.0, seeds=(0, 1), n_out=5, progress=False)
-    assert sim.info["interrupted"]
+    assert sim.info["interrupted"] and sim.interrupted
+    np.testing.assert_array_equal(sim.status, INTERRUPTED)
+    assert np.all((sim.t_fail >= sim.t[2]) & (sim.t_fail < sim.t[3]))
+    sim.raise_if_failed()                    # an interruption is not a divergence
     assert np.all(np.isfinite(sim.Q[:, :3])) and np.all(np.isnan(sim.Q[:, 3:]))
     assert np.all(np.isnan(sim.eps_g[:, 3:])) and np.all(np.isfinite(sim.eps_g[:, :3]))
 
@@ -292,23 +299,42 @@ def test_divergence_of_a_custom_activation_is_flagged():
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    (dict(N=0), "`N` must be a positive integer"),
-    (dict(N=100.0), "`N` must be a positive integer"),
+    (dict(N=0), r"`N` must be an integer >= 1, got 0\."),
     (dict(t_max=None), "Give `t_max` or `times`"),
-    (dict(t_max=-1.0), "`t_max` must be a positive"),
+    (dict(t_max=None, times=[]), "`times` must be a non-empty 1-D array"),
+    (dict(t_max=None, times=[0.5, np.nan]), "`times` must be finite"),
+    (dict(t_max=-1.0), r"`t_max` must be positive, got -1\."),
+    (dict(t_max=np.inf), "`t_max` must be finite"),
     (dict(times=[0.5, 3.0]), r"`times` must lie in \[0, t_max\]"),
     (dict(times=[0.5, 0.2]), "`times` must be strictly increasing"),
-    (dict(times=[0.5, 0.501]), "at least 1/N"),
+    (dict(times=[0.5, 0.501, 1.0]), "at least 1/N"),
+    (dict(times=[0.25, 0.5]), r"`times` ends at 0\.5 but `t_max` is 1"),
+    (dict(n_out=1), r"`n_out` must be an integer >= 2, got 1\."),
     (dict(seeds=()), "`seeds` must not be empty"),
     (dict(seeds=(1, 1)), "`seeds` must be distinct"),
-    (dict(seeds=(-1,)), "`seeds` must be non-negative integers"),
-    (dict(seeds=(0.5,)), "`seeds` must be non-negative integers"),
-    (dict(test_set=-1), "`test_set` must be a non-negative integer"),
+    (dict(seeds=(0, -1)), r"`seeds\[1\]` must be an integer >= 0, got -1\."),
+    (dict(test_set=-1), r"`test_set` must be an integer >= 0, got -1\."),
 ])
 def test_simulate_validates_arguments(kwargs, match):
     args = dict(N=100, t_max=1.0, seeds=(0,), progress=False)
     args.update(kwargs)
     with pytest.raises(ValueError, match=match):
+        simulate(SETUP, STATE, **args)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(N=100.0), r"`N` must be an integer, got 100\.0\."),
+    (dict(t_max="1"), r"`t_max` must be a real number, got the string '1'\."),
+    (dict(n_out=2.5), r"`n_out` must be an integer, got 2\.5\."),
+    (dict(seeds=(0.5,)), r"`seeds\[0\]` must be an integer, got 0\.5\."),
+    (dict(times=["0", "1"]), "`times` must be an array of real numbers"),
+    (dict(test_set=1.0), "`test_set` must be an integer"),
+    (dict(progress="no"), "`progress` must be true or false"),
+])
+def test_simulate_refuses_wrong_types(kwargs, match):
+    args = dict(N=100, t_max=1.0, seeds=(0,), progress=False)
+    args.update(kwargs)
+    with pytest.raises(TypeError, match=match):
         simulate(SETUP, STATE, **args)
 
 

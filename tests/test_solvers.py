@@ -231,10 +231,11 @@ def test_max_steps(kwargs):
 
 # --- validation ---------------------------------------------------------------------------------
 @pytest.mark.parametrize("kwargs, match", [
-    (dict(method="x"), r"`method` must be one of 'euler', 'rk4', 'dopri5'; got 'x'\."),
+    (dict(method="x"), r"`method` must be one of 'euler', 'rk4', 'dopri5', got 'x'\."),
     (dict(method="rk4", dt=None), "`dt` is required"),
-    (dict(method="rk4", dt=-0.1), r"`dt` must be positive\."),
-    (dict(method="dopri5", rtol=0.0), r"`rtol` must be positive\."),
+    (dict(method="rk4", dt=-0.1), r"`dt` must be positive, got -0\.1\."),
+    (dict(method="rk4", dt=np.nan), r"`dt` must be a number, got NaN\."),
+    (dict(method="dopri5", rtol=0.0), r"`rtol` must be positive, got 0\."),
     (dict(method="dopri5", atol=-1.0), "`atol`"),
     (dict(method="dopri5", atol=[1e-8, 1e-8, 1e-8]), "`atol` has wrong shape"),
     (dict(method="dopri5", max_steps=0), "`max_steps`"),
@@ -251,6 +252,23 @@ def test_validation_names_the_argument(kwargs, match):
     args = dict(y0=[1.0, 0.0], p=[1.0], t_eval=[0.0, 1.0], method="rk4", dt=0.1)
     args.update(kwargs)
     with pytest.raises(ValueError, match=match):
+        solve(ROTATION, **args)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(dt="0.1"), r"`dt` must be a real number, got the string '0\.1'\."),
+    (dict(method="dopri5", dt=None, rtol="1e-6"), "`rtol` must be a real number"),
+    (dict(max_steps=10.0), r"`max_steps` must be an integer, got 10\.0\."),
+    (dict(method=5), "`method` must be one of"),
+    (dict(y0=["1.0", "0.0"]), "`y0` must be an array of real numbers"),
+    (dict(t_eval=[False, True]), "`t_eval` must be an array of real numbers"),
+    (dict(progress="yes"), "`progress` must be true or false"),
+])
+def test_wrong_types_are_refused_naming_the_argument(kwargs, match):
+    """Strings are not converted to numbers, nor floats to counts: TypeError, not a guess."""
+    args = dict(y0=[1.0, 0.0], p=[1.0], t_eval=[0.0, 1.0], method="rk4", dt=0.1)
+    args.update(kwargs)
+    with pytest.raises(TypeError, match=match):
         solve(ROTATION, **args)
 
 

@@ -1,4 +1,5 @@
-"""Finite-N simulator of the soft committee machine trained by online SGD (THEORY.md section 1).
+"""Finite-N simulator of the soft committee machine trained by online SGD
+(docs/theory/simulation.md#theory-simulation-sgd).
 
 - :func:`simulate`: several seeds of the N-dimensional network, returned as a
   :class:`~odesolve.Trajectory` with a seed axis, comparable with :func:`odesolve.integrate`.

@@ -4,12 +4,16 @@ from __future__ import annotations
 import math
 import sys
 import time
+from collections.abc import Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .. import committee
-from ..model import Overlaps, TeacherStudent
-from ..solvers import NONFINITE
+from .._checks import check_bool, check_int, check_real
+from ..integration import check_times, output_times
+from ..model import Overlaps, TeacherStudent, real_array
+from ..solvers import INTERRUPTED, NONFINITE
 from ..trajectory import Trajectory
 from ..weights import check_N, weights_from_overlaps
 from . import sgd
@@ -22,10 +26,13 @@ DEFAULT_N = 10_000
 CHUNK_SECONDS = 0.25
 
 
-def sgd_step(setup: TeacherStudent, W, W_star, v, v_star, x, zeta: float):
+def sgd_step(setup: TeacherStudent, W: np.ndarray, W_star: np.ndarray, v: np.ndarray,
+             v_star: np.ndarray, x: np.ndarray,
+             zeta: float) -> tuple[float, np.ndarray, np.ndarray]:
     """One online SGD step on the given sample, in place: the simulator's compiled update.
 
-    The same compiled function the simulator's main loop calls (THEORY.md section 1):
+    The same compiled function the simulator's main loop calls
+    (docs/theory/simulation.md#theory-simulation-sgd):
     ``w_i += eta/sqrt(N) v_i g'(lambda_i) Delta x - kappa/N w_i`` and, when eta_v > 0,
     ``v_i += eta_v/N g(lambda_i) Delta - kappa/N v_i``, both from the pre-step weights.
 
@@ -57,22 +64,26 @@ def sgd_step(setup: TeacherStudent, W, W_star, v, v_star, x, zeta: float):
         if not (isinstance(arr, np.ndarray) and arr.dtype == np.float64
                 and arr.flags.c_contiguous and arr.flags.writeable):
             raise TypeError(f"`{name}` must be a writeable C-contiguous float64 ndarray.")
-    _check_weights(setup, (W, W_star, v, np.asarray(v_star, dtype=np.float64)))
+    _check_weights(setup, (W, W_star, v, real_array("v_star", v_star)))
     if x.shape != (W.shape[1],):
         raise ValueError(f"`x` has shape {x.shape}; expected ({W.shape[1]},).")
+    zeta = check_real("zeta", zeta)
     lam, nu = np.empty(setup.K), np.empty(setup.M)
     delta = sgd.compiled(setup.activation).sgd_step(
-        W, W_star, v, np.ascontiguousarray(v_star, dtype=np.float64), x, float(zeta),
+        W, W_star, v, np.ascontiguousarray(v_star, dtype=np.float64), x, zeta,
         sgd.pack_params(setup), lam, nu)
     return delta, lam, nu
 
 
-def simulate(setup: TeacherStudent, init, N: int | None = None, t_max: float | None = None,
-             times=None, seeds=(0,), n_out: int = 101, test_set: int = 0,
+def simulate(setup: TeacherStudent,
+             init: Overlaps | tuple[ArrayLike, ArrayLike, ArrayLike, ArrayLike],
+             N: int | None = None, t_max: float | None = None, times: ArrayLike | None = None,
+             seeds: Sequence[int] = (0,), n_out: int = 101, test_set: int = 0,
              progress: bool = True) -> Trajectory:
     """Simulate online SGD of the finite-N network, several seeds in parallel.
 
-    Implements THEORY.md section 1 literally: each step draws a fresh input x ~ N(0, I_N) and
+    Implements docs/theory/simulation.md#theory-simulation-sgd literally: each step draws
+    a fresh input x ~ N(0, I_N) and
     noise zeta ~ N(0, 1), and updates both layers from that sample
     (``w_i += eta/sqrt(N) v_i g'(lambda_i) Delta x - kappa/N w_i``,
     ``v_i += eta_v/N g(lambda_i) Delta - kappa/N v_i`` when eta_v > 0). Time is steps / N.
@@ -92,14 +103,15 @@ def simulate(setup: TeacherStudent, init, N: int | None = None, t_max: float | N
     N : int, optional
         Input dimension; default 10 000 for an Overlaps start, the weights' N otherwise.
     t_max : float, optional
-        Final time (examples / N); default ``times[-1]``.
+        Final time (examples / N), positive; default ``times[-1]``.
     times : array_like, optional
-        Record times in [0, t_max] (0 is added); default ``n_out`` equally spaced. Each is
-        rounded to a whole number of steps; ``traj.t`` holds the times actually recorded.
+        Record times in [0, t_max] ending at ``t_max`` (0 is added); default ``n_out``
+        equally spaced. Each is rounded to a whole number of steps; ``traj.t`` holds the
+        times actually recorded.
     seeds : sequence of int
         Distinct non-negative seeds, one independent run each.
     n_out : int
-        Number of record times when ``times`` is not given.
+        Number of record times when ``times`` is not given, at least 2.
     test_set : int
         When positive, also estimate eps_g on ``test_set`` fixed noise-free inputs per seed,
         ``info["eps_g_test"]`` (S, n). Costs about ``test_set`` steps per record time.
@@ -117,10 +129,20 @@ def simulate(setup: TeacherStudent, init, N: int | None = None, t_max: float | N
         holds ``N``, ``seeds``, ``steps`` (per record), ``steps_per_s``, ``interrupted``,
         ``mean`` and ``sem`` (:func:`seed_statistics`) and ``eps_g_test`` if requested.
 
+    Raises
+    ------
+    TypeError
+        An argument has the wrong type (e.g. ``N=1e4``, ``seeds=[0.5]``, ``t_max="2"``).
+    ValueError
+        An argument is out of range (``n_out`` < 2, negative seeds, times outside [0, t_max]
+        or closer than one step, ...); the message names it.
+
     Notes
     -----
     Ctrl-C stops the run at the next chunk boundary (about ``CHUNK_SECONDS``) and returns what
-    was recorded: later times are NaN and ``info["interrupted"]`` is True.
+    was recorded: later times are NaN, ``info["interrupted"]`` and ``traj.interrupted`` are
+    True, and the seeds still running have status ``INTERRUPTED`` (5) with ``t_fail`` the
+    time they reached.
 
     Examples
     --------
@@ -134,14 +156,17 @@ def simulate(setup: TeacherStudent, init, N: int | None = None, t_max: float | N
     if not isinstance(setup, TeacherStudent):
         raise TypeError(f"`setup` must be an odesolve.TeacherStudent, got {type(setup).__name__}.")
     seeds = _check_seeds(seeds)
-    test_set = _check_count("test_set", test_set)
-    sequences = [np.random.SeedSequence(s).spawn(3) for s in seeds]  # weights, samples, test set
-    W, W_star, v, v_star, N, kind = _initial_weights(setup, init, N, [q[0] for q in sequences])
+    test_set = check_int("test_set", test_set, minimum=0)
+    progress = check_bool("progress", progress)
     if t_max is None:
         if times is None:
             raise ValueError("Give `t_max` or `times`.")
-        t_max = float(np.max(np.asarray(times, dtype=np.float64)))
-    steps = _record_steps(float(t_max), times, n_out, N)
+        times = check_times(times)
+        t_max = float(times[-1])
+    t_max = check_real("t_max", t_max, positive=True)
+    sequences = [np.random.SeedSequence(s).spawn(3) for s in seeds]  # weights, samples, test set
+    W, W_star, v, v_star, N, kind = _initial_weights(setup, init, N, [q[0] for q in sequences])
+    steps = _record_steps(t_max, times, n_out, N)
 
     run = _Run(setup, W, W_star, v, v_star, steps, test_set,
                states=np.stack([seed_state(q[1]) for q in sequences]),
@@ -218,6 +243,9 @@ class _Run:
         except KeyboardInterrupt:
             for arr in (self.Q, self.R, self.V, self.eps_test):
                 arr[:, k:] = np.nan
+            running = self.active & (self.status == 0)
+            self.status[running] = INTERRUPTED
+            self.t_fail[running] = self.done / self.N
             return True
         return False
 
@@ -232,7 +260,7 @@ class _Run:
         if self.test_set:
             info["eps_g_test"] = self.eps_test
         info["messages"] = {int(s): f"non-finite weights at t = {self.t_fail[s]:g}"
-                            for s in np.flatnonzero(self.status)}
+                            for s in np.flatnonzero(self.status == NONFINITE)}
         traj = Trajectory(self.steps / self.N, self.Q, self.R, self.V, eps_g, self.T,
                           self.v_star.copy(), setup, self.status, self.t_fail, info)
         stats = seed_statistics(traj)
@@ -241,7 +269,7 @@ class _Run:
         return traj
 
 
-def seed_statistics(traj: Trajectory) -> dict:
+def seed_statistics(traj: Trajectory) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Mean and standard error across seeds of a simulated trajectory.
 
     Parameters
@@ -256,6 +284,8 @@ def seed_statistics(traj: Trajectory) -> dict:
         ``"eps_g"`` (n,) and, when recorded, ``"eps_g_test"`` (n,). ``sem`` is the sample
         standard deviation (ddof = 1) over sqrt(S); NaN for a single seed.
     """
+    if not isinstance(traj, Trajectory):
+        raise TypeError(f"`traj` must be an odesolve.Trajectory, got {type(traj).__name__}.")
     if not traj.is_batched:
         raise ValueError("`traj` must have a seed axis (a simulate() result).")
     out = {}
@@ -272,12 +302,6 @@ def seed_statistics(traj: Trajectory) -> dict:
 
 # -- validation and set-up ----------------------------------------------------------------
 
-def _check_count(name, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-        raise ValueError(f"`{name}` must be a non-negative integer, got {value!r}.")
-    return int(value)
-
-
 def _check_seeds(seeds) -> tuple:
     if isinstance(seeds, (int, np.integer)):
         raise TypeError(f"`seeds` must be a sequence of integers, e.g. range({seeds}) or "
@@ -288,12 +312,10 @@ def _check_seeds(seeds) -> tuple:
         raise TypeError(f"`seeds` must be a sequence of integers, got {seeds!r}.") from None
     if not seeds:
         raise ValueError("`seeds` must not be empty.")
-    for s in seeds:
-        if isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 0:
-            raise ValueError(f"`seeds` must be non-negative integers, got {s!r}.")
-    if len(set(int(s) for s in seeds)) != len(seeds):
+    seeds = tuple(check_int(f"seeds[{i}]", s, minimum=0) for i, s in enumerate(seeds))
+    if len(set(seeds)) != len(seeds):
         raise ValueError("`seeds` must be distinct (a repeated seed repeats a run).")
-    return tuple(int(s) for s in seeds)
+    return seeds
 
 
 def _check_weights(setup, weights):
@@ -327,7 +349,8 @@ def _initial_weights(setup, init, N, sequences):
         built = [weights_from_overlaps(m, N, seed=q) for m, q in zip(members, sequences)]
         kind = "overlaps"
     elif isinstance(init, (tuple, list)) and len(init) == 4:
-        weights = tuple(np.asarray(a, dtype=np.float64) for a in init)
+        weights = tuple(real_array(name, a) for name, a in zip(("W", "W_star", "v", "v_star"),
+                                                                init))
         _check_weights(setup, weights)
         if N is not None and check_N(N) != weights[0].shape[1]:
             raise ValueError(f"`N` = {N} does not match the weights' input dimension "
@@ -344,29 +367,9 @@ def _initial_weights(setup, init, N, sequences):
 
 
 def _record_steps(t_max, times, n_out, N) -> np.ndarray:
-    """Record times as step counts, shape (n,), starting at 0, strictly increasing.
-
-    (The same rules as ``odesolve.integrate``'s output times; not imported from there because
-    importing the submodule ``odesolve.integrate`` would shadow the function of that name.)
-    """
-    if not np.isfinite(t_max) or t_max <= 0:
-        raise ValueError(f"`t_max` must be a positive finite number, got {t_max!r}.")
-    if times is None:
-        n_out = _check_count("n_out", n_out)
-        if n_out < 2:
-            raise ValueError(f"`n_out` must be at least 2, got {n_out}.")
-        t_eval = np.linspace(0.0, t_max, n_out)
-    else:
-        t_eval = np.asarray(times, dtype=np.float64)
-        if t_eval.ndim != 1 or t_eval.size < 1 or not np.all(np.isfinite(t_eval)):
-            raise ValueError("`times` must be a 1-D array of finite record times.")
-        if np.any(np.diff(t_eval) <= 0):
-            raise ValueError("`times` must be strictly increasing.")
-        if t_eval[0] < 0 or t_eval[-1] > t_max * (1 + 1e-12):
-            raise ValueError(f"`times` must lie in [0, t_max] = [0, {t_max:g}].")
-        if t_eval[0] != 0.0:
-            t_eval = np.concatenate([[0.0], t_eval])
-    steps = np.rint(t_eval * N).astype(np.int64)
+    """Record times as step counts, shape (n,), starting at 0, strictly increasing (the rules
+    of :func:`odesolve.integration.output_times`, and at least one step apart)."""
+    steps = np.rint(output_times(t_max, times, n_out) * N).astype(np.int64)
     if np.any(np.diff(steps) <= 0):
         raise ValueError(f"`times` must be at least 1/N = {1 / N:g} apart (one SGD step).")
     return steps

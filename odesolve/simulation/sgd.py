@@ -1,6 +1,7 @@
 """Compiled online SGD of the soft committee machine, one activation at a time.
 
-The update is THEORY.md section 1 (Saad & Solla 1995; Goldt et al. 2019). One step draws a
+The update is that of docs/theory/committee.md#theory-committee-sgd (Saad & Solla 1995;
+Goldt et al. 2019). One step draws a
 fresh input x ~ N(0, I_N) and output noise zeta ~ N(0, 1), and with the local fields
 lambda_i = w_i . x / sqrt(N), nu_n = w*_n . x / sqrt(N):
 
@@ -53,7 +54,8 @@ def _dot(a, b):
 
 
 def _sgd_step_template(W, W_star, v, v_star, x, zeta, params, lam, nu):
-    """One online SGD step on the sample (x, zeta), in place (THEORY.md section 1).
+    """One online SGD step on the sample (x, zeta), in place
+    (docs/theory/simulation.md#theory-simulation-sgd).
 
     Parameters
     ----------

@@ -25,6 +25,16 @@ shrinks by ``MIN_FACTOR``); if that drives the step below ``10 ulp(t)`` the stat
 blow-up such as y' = y**2, where the state stays finite up to the pole). Failures inside the
 step loop (``MAX_STEPS``, ``STEP_TOO_SMALL``, overflow) report the last accepted time.
 
+Stopping and progress: the batch drivers take two small *control* arrays shared with the Python
+thread that launched them (see :mod:`odesolve.solvers._control`): ``stop`` (int64, shape (1,))
+and ``reached`` (float64, shape (nb, 2)). Every ``POLL_STEPS`` steps a member writes the time
+it has reached to ``reached[b, 0]`` and reads ``stop[0]``; when it is non-zero the member ends
+with status ``INTERRUPTED`` at that time, keeping the outputs written so far (later ones NaN).
+A member that finished (reached the last output time or failed) sets
+``reached[b, 1] = 1``; a stopped one does not. Both accesses are atomic (relaxed) loads and
+stores, so the compiler cannot hoist them out of the step loop; they cost a few instructions
+per poll and do not touch the arithmetic, so results are the same as without them.
+
 Changing anything in this file (including the constants) invalidates Numba's cache of all
 specialisations, because the cache is keyed on this source file.
 """
@@ -32,7 +42,9 @@ import math
 
 import numba
 import numpy as np
-from numba import prange
+from numba import prange, types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 #: Status codes returned per batch member.
 OK = 0
@@ -41,6 +53,10 @@ NONFINITE = 1        # the state (or an interpolated output) became inf or NaN; 
 INVALID = 2          # is_valid returned False
 MAX_STEPS = 3        # max_steps (accepted + rejected steps) exceeded
 STEP_TOO_SMALL = 4   # adaptive step size fell below 10 ulp(t)
+INTERRUPTED = 5      # stopped on request (stop flag, e.g. Ctrl-C) before the last output time
+
+#: steps (fixed) or step attempts (adaptive) between two polls of the stop flag
+POLL_STEPS = 256
 
 #: Step-size controller (as scipy's RK45 and Hairer's DOPRI5 with beta = 0).
 SAFETY = 0.9
@@ -60,6 +76,55 @@ def is_valid(t, y, p, work):  # pragma: no cover
 
 
 rk_step = initial_step = fixed_member = adaptive_member = rhs
+
+
+# --- atomic access to the control arrays ----------------------------------------------------------
+def _element_pointer(context, builder, aryty, array, index):
+    ary = context.make_array(aryty)(context, builder, array)
+    ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [index])
+    return ptr, context.get_abi_alignment(context.get_data_type(aryty.dtype))
+
+
+@intrinsic
+def _atomic_load(typingctx, arr, index):
+    """``arr[index]`` read with a relaxed (monotonic) atomic load: never hoisted out of a loop,
+    so a value written by another thread is eventually seen. 1-D arrays only."""
+    if not (isinstance(arr, types.Array) and arr.ndim == 1):
+        return None
+
+    def codegen(context, builder, signature, args):
+        ptr, align = _element_pointer(context, builder, signature.args[0], args[0], args[1])
+        return builder.load_atomic(ptr, "monotonic", align)
+
+    return arr.dtype(arr, types.intp), codegen
+
+
+@intrinsic
+def _atomic_store(typingctx, arr, index, value):
+    """``arr[index] = value`` as a relaxed (monotonic) atomic store. 1-D arrays only."""
+    if not (isinstance(arr, types.Array) and arr.ndim == 1):
+        return None
+
+    def codegen(context, builder, signature, args):
+        ptr, align = _element_pointer(context, builder, signature.args[0], args[0], args[1])
+        builder.store_atomic(args[2], ptr, "monotonic", align)
+        return context.get_dummy_value()
+
+    return types.void(arr, types.intp, arr.dtype), codegen
+
+
+@numba.njit(**_JIT)
+def _poll(stop, reached, t):
+    """Publish the time reached (``reached[0] = t``); True when a stop was requested."""
+    _atomic_store(reached, 0, t)
+    return _atomic_load(stop, 0) != 0
+
+
+@numba.njit(**_JIT)
+def _finish(reached, t):
+    """Publish the final time of a member and mark it done."""
+    _atomic_store(reached, 0, t)
+    _atomic_store(reached, 1, 1.0)
 
 
 # --- helpers without callees --------------------------------------------------------------------
@@ -210,7 +275,8 @@ def _t_initial_step(t0, y0, f0, t_end, p, work, rtol, atol, error_order, y1, f1)
     return h
 
 
-def _t_fixed_member(t_eval, dt, y0, p, A, B, C, max_steps, K, y, y_new, ytmp, work, out):
+def _t_fixed_member(t_eval, dt, y0, p, A, B, C, max_steps, K, y, y_new, ytmp, work, out,
+                    stop, reached):
     """Fixed-step integration of one member (template; calls ``rk_step``, ``rhs``, ``is_valid``).
 
     Full steps ``dt`` from each output time; only the step landing on the next output time is
@@ -229,6 +295,10 @@ def _t_fixed_member(t_eval, dt, y0, p, A, B, C, max_steps, K, y, y_new, ytmp, wo
         Preallocated storage.
     out : ndarray, shape (n_t, n)
         Output states (NaN from the failure on).
+    stop : ndarray of int64, shape (1,)
+        Stop flag, polled every ``POLL_STEPS`` steps (status ``INTERRUPTED``).
+    reached : ndarray, shape (2,)
+        This member's row of the control array: the time reached is written at each poll.
 
     Returns
     -------
@@ -258,6 +328,7 @@ def _t_fixed_member(t_eval, dt, y0, p, A, B, C, max_steps, K, y, y_new, ytmp, wo
         rhs(t, y, p, work, K[0])
         n_rhs += 1
     j = 1
+    next_poll = 0
     while j < n_t:
         t_out = t_eval[j]
         t_seg = t
@@ -265,6 +336,12 @@ def _t_fixed_member(t_eval, dt, y0, p, A, B, C, max_steps, K, y, y_new, ytmp, wo
         m = 0
         landed = False
         while not landed:
+            if n_steps >= next_poll:
+                next_poll = n_steps + POLL_STEPS
+                if _poll(stop, reached, t):
+                    status = INTERRUPTED
+                    t_fail = t
+                    break
             if n_steps >= max_steps:
                 status = MAX_STEPS
                 t_fail = t
@@ -301,7 +378,7 @@ def _t_fixed_member(t_eval, dt, y0, p, A, B, C, max_steps, K, y, y_new, ytmp, wo
 
 
 def _t_adaptive_member(t_eval, y0, p, A, B, C, E, P, error_order, rtol, atol, first_step,
-                       max_steps, K, Q, y, y_new, ytmp, work, out):
+                       max_steps, K, Q, y, y_new, ytmp, work, out, stop, reached):
     """Adaptive embedded Runge-Kutta integration of one member (template).
 
     Error control as scipy's RK45: Hairer's RMS norm with ``atol + rtol * max(|y|, |y_new|)``,
@@ -326,6 +403,8 @@ def _t_adaptive_member(t_eval, y0, p, A, B, C, E, P, error_order, rtol, atol, fi
     y, y_new, ytmp : ndarray, shape (n,); work : ndarray, shape (n_work,)
         Preallocated storage.
     out : ndarray, shape (n_t, n)
+    stop : ndarray of int64, shape (1,); reached : ndarray, shape (2,)
+        Control arrays as in :func:`_t_fixed_member`; polled every ``POLL_STEPS`` attempts.
 
     Returns
     -------
@@ -364,7 +443,14 @@ def _t_adaptive_member(t_eval, y0, p, A, B, C, E, P, error_order, rtol, atol, fi
         h_abs = initial_step(t, y, K[0], t_end, p, work, rtol, atol, error_order, ytmp, K[1])
         n_rhs += 1
     j = 1
+    next_poll = 0
     while j < n_t:
+        if n_acc + n_rej >= next_poll:
+            next_poll = n_acc + n_rej + POLL_STEPS
+            if _poll(stop, reached, t):
+                status = INTERRUPTED
+                t_fail = t
+                break
         # --- one accepted step from t to t_new (with rejections) ---
         min_step = 10.0 * abs(np.nextafter(t, np.inf) - t)
         if h_abs < min_step:
@@ -441,7 +527,7 @@ def _t_adaptive_member(t_eval, y0, p, A, B, C, E, P, error_order, rtol, atol, fi
 
 
 def _t_fixed_batch(t_eval, dt, y0, p, A, B, C, max_steps, n_work, order,
-                   ys, status, t_fail, n_acc, n_rej, n_rhs):
+                   ys, status, t_fail, n_acc, n_rej, n_rhs, stop, reached):
     """Parallel fixed-step driver over batch members (template; calls ``fixed_member``).
 
     Parameters
@@ -460,6 +546,11 @@ def _t_fixed_batch(t_eval, dt, y0, p, A, B, C, max_steps, n_work, order,
         Output states.
     status, t_fail, n_acc, n_rej, n_rhs : ndarray, shape (nb,)
         Outputs per member (``n_rej`` is set to 0).
+    stop : ndarray of int64, shape (1,)
+        Stop flag (non-zero: members stop at their next poll with status ``INTERRUPTED``).
+    reached : ndarray, shape (nb, 2)
+        Per member: time reached (updated at each poll) and done flag (1 when finished: at
+        the last output time or by a failure; a stopped member is not done).
     """
     nb, n = y0.shape
     s = B.shape[0]
@@ -472,16 +563,19 @@ def _t_fixed_batch(t_eval, dt, y0, p, A, B, C, max_steps, n_work, order,
         work = np.zeros(n_work)
         prow = p[b].copy()
         st, tf, steps, nf = fixed_member(t_eval, dt, y0[b], prow, A, B, C, max_steps,
-                                         K, y, y_new, ytmp, work, ys[b])
+                                         K, y, y_new, ytmp, work, ys[b], stop, reached[b])
         status[b] = st
         t_fail[b] = tf
         n_acc[b] = steps
         n_rej[b] = 0
         n_rhs[b] = nf
+        if st != INTERRUPTED:
+            _finish(reached[b], t_eval[t_eval.shape[0] - 1] if st == OK else tf)
 
 
 def _t_adaptive_batch(t_eval, y0, p, A, B, C, E, P, error_order, rtol, atol, first_step,
-                      max_steps, n_work, order, ys, status, t_fail, n_acc, n_rej, n_rhs):
+                      max_steps, n_work, order, ys, status, t_fail, n_acc, n_rej, n_rhs,
+                      stop, reached):
     """Parallel adaptive driver over batch members (template; calls ``adaptive_member``).
 
     Arguments as :func:`_t_fixed_batch` and :func:`_t_adaptive_member`; each member has its
@@ -500,9 +594,12 @@ def _t_adaptive_batch(t_eval, y0, p, A, B, C, E, P, error_order, rtol, atol, fir
         prow = p[b].copy()
         st, tf, na, nr, nf = adaptive_member(t_eval, y0[b], prow, A, B, C, E, P, error_order,
                                              rtol, atol, first_step, max_steps,
-                                             K, Q, y, y_new, ytmp, work, ys[b])
+                                             K, Q, y, y_new, ytmp, work, ys[b], stop,
+                                             reached[b])
         status[b] = st
         t_fail[b] = tf
         n_acc[b] = na
         n_rej[b] = nr
         n_rhs[b] = nf
+        if st != INTERRUPTED:
+            _finish(reached[b], t_eval[t_eval.shape[0] - 1] if st == OK else tf)

@@ -1,22 +1,25 @@
 """Python entry point of the compiled solvers: validation, compilation, results."""
 from __future__ import annotations
 
-import numbers
 from dataclasses import dataclass
 
 import numba
 import numpy as np
+from numpy.typing import ArrayLike
 
+from .._checks import check_bool, check_choice, check_int, check_real
 from .._jit import specialise
 from . import _stepper as st
+from ._control import RunControl, run_in_worker
 from .problem import Problem
 from .tableaus import TABLEAUS, Tableau
 
-__all__ = ["solve", "SolverResult", "SolverError", "compiled_solver", "STATUS_MESSAGES",
-           "OK", "NONFINITE", "INVALID", "MAX_STEPS", "STEP_TOO_SMALL"]
+__all__ = ["solve", "SolverResult", "SolverError", "compiled_solver", "check_fixed_step",
+           "STATUS_MESSAGES", "OK", "NONFINITE", "INVALID", "MAX_STEPS", "STEP_TOO_SMALL",
+           "INTERRUPTED"]
 
-OK, NONFINITE, INVALID, MAX_STEPS, STEP_TOO_SMALL = (
-    st.OK, st.NONFINITE, st.INVALID, st.MAX_STEPS, st.STEP_TOO_SMALL)
+OK, NONFINITE, INVALID, MAX_STEPS, STEP_TOO_SMALL, INTERRUPTED = (
+    st.OK, st.NONFINITE, st.INVALID, st.MAX_STEPS, st.STEP_TOO_SMALL, st.INTERRUPTED)
 
 #: Status code -> description.
 STATUS_MESSAGES = {
@@ -25,6 +28,7 @@ STATUS_MESSAGES = {
     INVALID: "`is_valid` returned False",
     MAX_STEPS: "`max_steps` exceeded",
     STEP_TOO_SMALL: "step size became too small",
+    INTERRUPTED: "interrupted (Ctrl-C) before the last output time",
 }
 
 #: members a thread takes at a time from the batch (numba.parallel_chunksize)
@@ -50,9 +54,11 @@ class SolverResult:
     y : ndarray, shape (B, n_t, n), or (n_t, n) when ``y0`` and ``p`` were 1-D
         States at ``t``; NaN from a member's failure on.
     status : ndarray of int, shape (B,)
-        0 ``OK``, 1 ``NONFINITE``, 2 ``INVALID``, 3 ``MAX_STEPS``, 4 ``STEP_TOO_SMALL``.
+        0 ``OK``, 1 ``NONFINITE``, 2 ``INVALID``, 3 ``MAX_STEPS``, 4 ``STEP_TOO_SMALL``,
+        5 ``INTERRUPTED`` (stopped by Ctrl-C; not a failure of the integration).
     t_fail : ndarray, shape (B,)
-        Time of failure, NaN where ``status == OK``.
+        Time of failure (for ``INTERRUPTED``: the time the member had reached; its outputs up
+        to there are kept), NaN where ``status == OK``.
     n_accepted, n_rejected, n_rhs : ndarray of int, shape (B,)
         Accepted steps, rejected steps and right-hand side evaluations per member.
     method : str
@@ -72,6 +78,11 @@ class SolverResult:
         """True when every member finished with status ``OK``."""
         return bool(np.all(self.status == OK))
 
+    @property
+    def interrupted(self) -> bool:
+        """True when the run was stopped by Ctrl-C (some member has status ``INTERRUPTED``)."""
+        return bool(np.any(self.status == INTERRUPTED))
+
     def message(self, i: int = 0) -> str:
         """Readable outcome of member ``i``."""
         code = int(self.status[i])
@@ -80,15 +91,19 @@ class SolverResult:
             return f"{self.method}: {text}."
         return f"{self.method}: {text} at t = {self.t_fail[i]:.10g} (status {code})."
 
-    def raise_on_failure(self):
-        """Raise :class:`SolverError` naming the first failed member, if any."""
-        failed = np.flatnonzero(self.status != OK)
+    def raise_on_failure(self) -> None:
+        """Raise :class:`SolverError` naming the first failed member, if any.
+
+        Members stopped by Ctrl-C (``INTERRUPTED``) did not fail and are not reported.
+        """
+        failed = np.flatnonzero((self.status != OK) & (self.status != INTERRUPTED))
         if failed.size:
             i = int(failed[0])
             raise SolverError(f"member {i} ({failed.size} failed in total): {self.message(i)}")
 
 
-def compiled_solver(problem: Problem, adaptive: bool, parallel: bool = True):
+def compiled_solver(problem: Problem, adaptive: bool,
+                    parallel: bool = True) -> numba.core.registry.CPUDispatcher:
     """Batch driver specialised for ``problem`` (compiled lazily, cached on disk).
 
     Returns the Numba dispatcher of the parallel batch routine (``_t_adaptive_batch`` or
@@ -111,10 +126,15 @@ def compiled_solver(problem: Problem, adaptive: bool, parallel: bool = True):
 
 
 def _float_array(value, name):
+    """``value`` as a float64 array; TypeError unless it holds real numbers (no strings,
+    booleans or objects), ValueError when it is ragged."""
     try:
-        return np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise ValueError(f"`{name}` must be an array of floats.") from None
+        arr = np.asarray(value)
+    except ValueError:
+        raise ValueError(f"`{name}` must be a rectangular array of numbers.") from None
+    if arr.dtype.kind not in "iuf":
+        raise TypeError(f"`{name}` must be an array of real numbers, got dtype {arr.dtype}.")
+    return arr.astype(np.float64, copy=False)
 
 
 def _compiled_layout(arr):
@@ -125,13 +145,7 @@ def _compiled_layout(arr):
 def _positive(value, name, allow_none=False):
     if value is None and allow_none:
         return None
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"`{name}` must be positive.") from None
-    if not (np.isfinite(value) and value > 0):
-        raise ValueError(f"`{name}` must be positive.")
-    return value
+    return check_real(name, value, positive=True)
 
 
 def _validate_states(y0, p):
@@ -171,13 +185,50 @@ def _validate_atol(atol, n):
     if atol.ndim > 1 or (atol.ndim == 1 and atol.shape[0] != n):
         raise ValueError("`atol` has wrong shape.")
     if np.any(~np.isfinite(atol)) or np.any(atol < 0):
-        raise ValueError("`atol` must be non-negative.")
+        raise ValueError("`atol` must be finite and non-negative.")
     return _compiled_layout(np.broadcast_to(atol, (n,)))
 
 
-def solve(problem: Problem, y0, p, t_eval, method: str = "rk4", dt: float | None = None,
-          rtol: float = 1e-8, atol=1e-10, max_steps: int = 10**8,
-          first_step: float | None = None) -> SolverResult:
+def check_fixed_step(dt: float, t_eval: np.ndarray, name: str = "dt") -> None:
+    """Refuse a fixed step longer than an interval between output times.
+
+    The fixed-step solver takes full steps from each output time and shortens the step that
+    lands on the next one, so a step longer than an output interval would silently be cut to
+    that interval. A step within the solver's landing tolerance of the interval
+    (``1e-9 dt + 16 eps |t|``) counts as equal; a step that does not divide the interval is
+    fine (full steps, then one shorter).
+
+    Parameters
+    ----------
+    dt : float
+        Fixed step.
+    t_eval : ndarray, shape (n_t,)
+        Strictly increasing output times.
+    name : str
+        Name of the step argument in the message.
+
+    Raises
+    ------
+    ValueError
+        naming ``dt``, the shortest output interval and the ways out.
+    """
+    gaps = np.diff(t_eval)
+    if gaps.size == 0:
+        return
+    tol = 1e-9 * dt + 16.0 * np.finfo(float).eps * np.abs(t_eval[1:])
+    if np.any(dt > gaps + tol):
+        shortest = float(gaps.min())
+        raise ValueError(
+            f"`{name}` = {dt:g} is longer than the spacing of the output times ({shortest:g}): "
+            f"the fixed-step solver would shorten every step to land on them. Use fewer "
+            f"output times (`n_out` or `times`) or `{name}` <= {shortest:g}.")
+
+
+def solve(problem: Problem, y0: ArrayLike, p: ArrayLike | None, t_eval: ArrayLike,
+          method: str = "rk4", dt: float | None = None, rtol: float = 1e-8,
+          atol: float | ArrayLike = 1e-10, max_steps: int = 10**8,
+          first_step: float | None = None, progress: bool = False,
+          on_interrupt: str = "raise") -> SolverResult:
     """Integrate a (batch of) initial value problem(s) with compiled Runge-Kutta methods.
 
     Parameters
@@ -196,7 +247,8 @@ def solve(problem: Problem, y0, p, t_eval, method: str = "rk4", dt: float | None
         5th-order formula instead (no error control).
     dt : float, optional
         Fixed step. Full steps are taken from each output time, and only the step landing on
-        the next output time is shortened.
+        the next output time is shortened (a ``dt`` longer than an output interval is thus
+        cut to it; :func:`check_fixed_step` refuses that).
     rtol : float
         Relative tolerance (adaptive only).
     atol : float or array_like, shape (n,)
@@ -205,16 +257,37 @@ def solve(problem: Problem, y0, p, t_eval, method: str = "rk4", dt: float | None
         Maximum number of steps per member (accepted + rejected).
     first_step : float, optional
         Initial step of the adaptive method; chosen automatically by default.
+    progress : bool
+        Show a progress bar on stderr when the run lasts longer than about 2 s.
+    on_interrupt : {'raise', 'return'}
+        On Ctrl-C the compiled run is stopped cleanly (within a few hundred steps) either way;
+        then ``'raise'`` re-raises :class:`KeyboardInterrupt` and ``'return'`` returns the
+        partial result: stopped members have status ``INTERRUPTED``, ``t_fail`` the time they
+        reached, their outputs up to there and NaN after.
 
     Returns
     -------
     SolverResult
         Members that fail stop with a status code; ``solve`` does not raise on divergence.
 
+    Raises
+    ------
+    TypeError
+        An argument has the wrong type (e.g. a string for ``dt``).
+    ValueError
+        An argument has a wrong value or shape; the message names it.
+    KeyboardInterrupt
+        On Ctrl-C with ``on_interrupt='raise'``, after the compiled run has stopped.
+
     Notes
     -----
     Members are integrated in parallel (``numba.prange``), each with its own step size; the
     results do not depend on the batch composition or the number of threads.
+
+    Called from the main thread, the compiled run happens in a worker thread
+    (:mod:`odesolve.solvers._control`) while the main thread waits, draws the progress bar
+    and receives Ctrl-C; the Numba thread count of the calling thread
+    (:func:`numba.set_num_threads`) applies to the run.
 
     After every accepted step the new state must be finite and satisfy ``is_valid``; outputs
     computed by dense output between step ends are checked the same way. The first failure
@@ -229,9 +302,7 @@ def solve(problem: Problem, y0, p, t_eval, method: str = "rk4", dt: float | None
     """
     if not isinstance(problem, Problem):
         raise TypeError("`problem` must be a Problem.")
-    if method not in TABLEAUS:
-        choices = ", ".join(repr(m) for m in TABLEAUS)
-        raise ValueError(f"`method` must be one of {choices}; got {method!r}.")
+    method = check_choice("method", method, TABLEAUS)
     tableau: Tableau = TABLEAUS[method]
     t_eval = _validate_t_eval(t_eval)
     y0, p, squeeze = _validate_states(y0, p)
@@ -242,12 +313,12 @@ def solve(problem: Problem, y0, p, t_eval, method: str = "rk4", dt: float | None
     adaptive = dt is None
     rtol = _positive(rtol, "rtol")
     atol = _validate_atol(atol, n)
-    if not isinstance(max_steps, numbers.Integral) or max_steps < 1:
-        raise ValueError("`max_steps` must be a positive integer.")
-    max_steps = min(int(max_steps), 2**62)
+    max_steps = min(check_int("max_steps", max_steps, minimum=1), 2**62)
     first_step = _positive(first_step, "first_step", allow_none=True)
     if first_step is not None and not adaptive:
         raise ValueError("`first_step` applies only to adaptive stepping (no `dt`).")
+    progress = check_bool("progress", progress)
+    on_interrupt = check_choice("on_interrupt", on_interrupt, ("raise", "return"))
     n_work = problem.work_size(p)
 
     n_t = t_eval.shape[0]
@@ -262,13 +333,26 @@ def solve(problem: Problem, y0, p, t_eval, method: str = "rk4", dt: float | None
     # scheduling): one slow (stiff) member costs its own time only, not that of a static share
     order = (np.random.default_rng(0).permutation(nb).astype(np.int64) if nb > 1
              else np.zeros(1, dtype=np.int64))
-    with numba.parallel_chunksize(PRANGE_CHUNK if nb > 1 else 0):
-        if adaptive:
-            kernel(t_eval, y0, p, tableau.A, tableau.B, tableau.C, tableau.E, tableau.P,
-                   tableau.error_order, rtol, atol, first_step or 0.0, max_steps, n_work,
-                   order, ys, status, t_fail, n_acc, n_rej, n_rhs)
-        else:
-            kernel(t_eval, dt, y0, p, tableau.A, tableau.B, tableau.C, max_steps, n_work,
-                   order, ys, status, t_fail, n_acc, n_rej, n_rhs)
+    control = RunControl(nb, t_eval[0], t_eval[-1])
+    if adaptive:
+        args = (t_eval, y0, p, tableau.A, tableau.B, tableau.C, tableau.E, tableau.P,
+                tableau.error_order, rtol, atol, first_step or 0.0, max_steps, n_work,
+                order, ys, status, t_fail, n_acc, n_rej, n_rhs, control.stop, control.reached)
+    else:
+        args = (t_eval, dt, y0, p, tableau.A, tableau.B, tableau.C, max_steps, n_work,
+                order, ys, status, t_fail, n_acc, n_rej, n_rhs, control.stop, control.reached)
+    if not kernel.signatures:
+        # compile (or load from the disk cache) here, where Ctrl-C can interrupt it; the
+        # arguments have the same types on every call, so this happens once per kernel
+        kernel.compile(tuple(numba.typeof(a) for a in args))
+
+    def launch():
+        with numba.parallel_chunksize(PRANGE_CHUNK if nb > 1 else 0):
+            kernel(*args)
+
+    interrupted = run_in_worker(launch, control, progress,
+                                threads=numba.get_num_threads() if nb > 1 else None)
+    if interrupted and on_interrupt == "raise":
+        raise KeyboardInterrupt
     return SolverResult(t=t_eval, y=ys[0] if squeeze else ys, status=status, t_fail=t_fail,
                         n_accepted=n_acc, n_rejected=n_rej, n_rhs=n_rhs, method=method)

@@ -15,7 +15,7 @@ __all__ = ["Problem", "always_valid"]
 
 
 @numba.njit(cache=True)
-def always_valid(t, y, p, work):
+def always_valid(t: float, y: np.ndarray, p: np.ndarray, work: np.ndarray) -> bool:
     """Default ``is_valid``: every state is admissible."""
     return True
 
