@@ -44,8 +44,14 @@ def observed_order(method, case, dts, t_end=2.0):
     ("rk4", 4, [0.2, 0.1, 0.05, 0.025]),
     ("dopri5", 5, [0.4, 0.2, 0.1, 0.05]),   # fixed steps of the 5th-order formula
 ])
-def test_convergence_order(method, order, dts, case):
-    assert abs(observed_order(method, case, dts) - order) < 0.3
+def test_convergence_order(method, order, dts, case, validation):
+    slope = observed_order(method, case, dts)
+    validation(f"solvers.order.{case}.{method}", area="Solvers",
+               claim=f"{method} converges with order {order} ({case}, exact solution known)",
+               method="slope of log(error) against log(dt) at four step sizes",
+               measured=abs(slope - order), bound=0.3, unit="|fitted order - order|",
+               extra={"fitted order": slope})
+    assert abs(slope - order) < 0.3
 
 
 def test_euler_steps_are_the_textbook_steps():
@@ -86,7 +92,7 @@ def test_adaptive_meets_tolerance_and_error_decreases():
 
 
 @pytest.mark.parametrize("case", ["rotation", "logistic"])
-def test_adaptive_matches_scipy_rk45(case):
+def test_adaptive_matches_scipy_rk45(case, validation):
     problem, y0, p, _ = CASES[case]
     t = np.linspace(0.0, 10.0, 37)
     res = solve(problem, y0, p, t, method="dopri5", rtol=1e-7, atol=1e-9)
@@ -97,6 +103,12 @@ def test_adaptive_matches_scipy_rk45(case):
         return out
 
     ref = solve_ivp(f, (0.0, 10.0), y0, method="RK45", t_eval=t, rtol=1e-7, atol=1e-9)
+    validation(f"solvers.dopri5-vs-scipy.{case}", area="Solvers",
+               claim=f"compiled dopri5 takes scipy RK45's steps ({case}): same evaluations, same "
+                     "dense output", method="scipy.integrate.solve_ivp(method='RK45'), rtol 1e-7",
+               measured=np.abs(res.y - ref.y.T).max(), bound=1e-12 * np.abs(ref.y).max() + 1e-14,
+               unit="max abs difference",
+               extra={"evaluations": int(res.n_rhs[0]), "scipy evaluations": int(ref.nfev)})
     assert res.n_rhs[0] == ref.nfev
     np.testing.assert_allclose(res.y, ref.y.T, rtol=1e-12, atol=1e-14)
 
