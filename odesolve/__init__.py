@@ -7,7 +7,21 @@ Pipeline (ARCHITECTURE.md): :class:`TeacherStudent` + :class:`Overlaps` -> SymPy
 The public names are imported lazily, so that ``odesolve derive`` works even when the
 generated modules are missing or stale.
 """
+from __future__ import annotations
+
 import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:                     # what type checkers see; at run time the names load lazily
+    from .activations import Activation
+    from .comparison import ComparisonReport, compare
+    from .fixedpoint import FixedPoint, continuation, fixed_point, fixed_points
+    from .integration import generalisation_error, integrate
+    from .model import ACTIVATIONS, Overlaps, TeacherStudent
+    from .simulation import seed_statistics, simulate
+    from .sweeps import SweepResult, load_sweep, sweep
+    from .trajectory import DivergenceError, Trajectory
+    from .weights import random_weights, weights_from_overlaps
 
 __version__ = "0.2.0"
 
@@ -27,7 +41,7 @@ _PUBLIC = {
 __all__ = sorted(_PUBLIC) + ["__version__"]
 
 
-def __getattr__(name):
+def __getattr__(name: str) -> Any:
     if name in _PUBLIC:
         value = getattr(importlib.import_module(f".{_PUBLIC[name]}", __name__), name)
         globals()[name] = value
@@ -35,5 +49,5 @@ def __getattr__(name):
     raise AttributeError(f"module 'odesolve' has no attribute {name!r}")
 
 
-def __dir__():
+def __dir__() -> list[str]:
     return __all__

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numba
@@ -38,11 +39,11 @@ class Activation:
     """
 
     name: str
-    g: object
-    dg: object
+    g: Callable[[float], float]
+    dg: Callable[[float], float]
     n_nodes: int | None = None
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         for attr in ("g", "dg"):
             f = getattr(self, attr)
             if not isinstance(f, numba.core.registry.CPUDispatcher):
@@ -95,7 +96,8 @@ _BUILTIN = {"erf": (_erf, _erf_prime), "linear": (_linear, _one), "relu": (_relu
             "tanh": (_tanh, _tanh_prime)}
 
 
-def activation_functions(activation):
+def activation_functions(
+        activation: str | Activation) -> tuple[Callable[[float], float], Callable[[float], float]]:
     """Numba-compiled (g, g') of a named or user-supplied activation (for the simulator)."""
     if isinstance(activation, Activation):
         return activation.g, activation.dg
@@ -106,7 +108,7 @@ def activation_functions(activation):
                          f"got {activation!r}.") from None
 
 
-def kernels_for(activation) -> dict:
+def kernels_for(activation: str | Activation) -> dict[str, Callable[..., float]]:
     """Compiled kernels ``{"I2", "J2", "I3", "I4"}`` of an activation.
 
     Closed-form activations use the generated modules in ``odesolve/kernels/_generated``;

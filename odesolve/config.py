@@ -29,11 +29,17 @@ import sys
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ._checks import check_bool, check_choice, check_int, check_real, describe
 from .model import ACTIVATIONS, Overlaps, TeacherStudent
+
+if TYPE_CHECKING:
+    import os
+
+    from .sweeps import SweepSpec
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -93,13 +99,14 @@ class Key:
     minimum: float | None = None
     maximum: float | None = None
     positive: bool = False
-    choices: tuple = ()
-    required: bool | tuple = False
-    commands: tuple = COMMANDS
+    choices: tuple[str, ...] = ()
+    required: bool | tuple[str, ...] = False
+    commands: tuple[str, ...] = COMMANDS
     needs_protocol: bool = False
     note: str = ""
 
     def required_by(self, command: str) -> bool:
+        """True when ``command`` needs the key."""
         return self.required is True or (isinstance(self.required, tuple)
                                           and command in self.required)
 
@@ -111,10 +118,11 @@ class Section:
 
     name: str
     doc: str
-    keys: tuple
+    keys: tuple[Key, ...]
     variant: str | None = None
 
     def key(self, name: str) -> Key | None:
+        """The key ``name`` (None when the section has none)."""
         return next((k for k in self.keys if k.name == name), None)
 
 
@@ -491,7 +499,7 @@ def _validate_solver_times(solver: dict):
                               f"{solver['t_max']:g}], got a last time {solver['times'][-1]:g}.")
 
 
-def validate_config(config: dict, command: str) -> dict:
+def validate_config(config: dict[str, Any], command: str) -> dict[str, Any]:
     """Check a whole configuration against :data:`SCHEMA` for ``command``.
 
     Parameters
@@ -584,7 +592,7 @@ def _listed(sections) -> str:
 
 
 # -- files -------------------------------------------------------------------------------------
-def default_config() -> dict:
+def default_config() -> dict[str, Any]:
     """The built-in default configuration (``odesolve/data/default.toml``)."""
     return tomllib.loads(example_text("default"))
 
@@ -595,8 +603,20 @@ def example_text(name: str) -> str:
     return resources.files("odesolve").joinpath(f"data/{name}.toml").read_text()
 
 
-def load_config(path, command: str | None = None) -> dict:
+def load_config(path: os.PathLike[str] | str, command: str | None = None) -> dict[str, Any]:
     """Read a TOML configuration file, and validate it for ``command`` when given.
+
+    Parameters
+    ----------
+    path : str or Path
+        The TOML file.
+    command : {"run", "compare", "sweep"}, optional
+        Validate for this command.
+
+    Returns
+    -------
+    dict
+        The parsed configuration.
 
     Raises
     ------
@@ -671,7 +691,7 @@ def _section(config: dict, name: str, command: str) -> dict:
     return dict(config[name])
 
 
-def setup_from_config(config: dict) -> TeacherStudent:
+def setup_from_config(config: dict[str, Any]) -> TeacherStudent:
     """The :class:`~odesolve.TeacherStudent` of ``[setup]``."""
     sec = _section(config, "setup", "run")
     try:
@@ -680,7 +700,7 @@ def setup_from_config(config: dict) -> TeacherStudent:
         raise ConfigError(f"[setup] {err}") from None
 
 
-def state_from_config(config: dict, setup: TeacherStudent) -> Overlaps:
+def state_from_config(config: dict[str, Any], setup: TeacherStudent) -> Overlaps:
     """The initial :class:`~odesolve.Overlaps` of ``[init]`` (random by default)."""
     init = _section(config, "init", "run")
     kind = init.pop("kind", "random")
@@ -693,7 +713,7 @@ def state_from_config(config: dict, setup: TeacherStudent) -> Overlaps:
         raise ConfigError(f"[init] {err}") from None
 
 
-def solver_options(config: dict) -> dict:
+def solver_options(config: dict[str, Any]) -> dict[str, Any]:
     """Keyword arguments for :func:`odesolve.integrate` from ``[solver]``."""
     sec = _section(config, "solver", "run")
     _validate_solver_times(sec)
@@ -706,7 +726,7 @@ def solver_options(config: dict) -> dict:
     return sec
 
 
-def simulation_options(config: dict) -> dict:
+def simulation_options(config: dict[str, Any]) -> dict[str, Any]:
     """Keyword arguments for :func:`odesolve.compare` from ``[simulation]``.
 
     ``N`` (default 10 000), ``seeds`` (a count, meaning ``range(seeds)``, or a list of seeds;
@@ -719,7 +739,7 @@ def simulation_options(config: dict) -> dict:
     return sec
 
 
-def sweep_spec_from_config(config: dict):
+def sweep_spec_from_config(config: dict[str, Any]) -> SweepSpec:
     """A :class:`~odesolve.sweeps.SweepSpec` from ``[setup]`` (fixed model parameters; K and M
     may instead be swept), ``[init]`` (fixed ``Overlaps.random`` parameters), ``[solver]`` and
     ``[sweep]`` (``axes`` table or ``points`` array of tables, ``replicas``, ``seed``,

@@ -19,11 +19,16 @@ learning rate) are in :mod:`odesolve.stability`.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from .model import Overlaps, TeacherStudent
+
+if TYPE_CHECKING:
+    from .derive.explicit import ExplicitSystem
 
 __all__ = ["FixedPoint", "fixed_point", "fixed_points", "continuation", "NewtonError",
            "system_for", "symmetric_state", "full_spectrum"]
@@ -32,7 +37,8 @@ __all__ = ["FixedPoint", "fixed_point", "fixed_points", "continuation", "NewtonE
 class NewtonError(RuntimeError):
     """Newton's method did not converge; ``x`` and ``residual`` hold the last iterate."""
 
-    def __init__(self, message, x=None, residual=None):
+    def __init__(self, message: str, x: np.ndarray | None = None,
+                 residual: float | None = None) -> None:
         super().__init__(message)
         self.x, self.residual = x, residual
 
@@ -64,7 +70,7 @@ class FixedPoint:
     """
 
     x: np.ndarray
-    variables: tuple
+    variables: tuple[str, ...]
     state: Overlaps
     eps_g: float
     eigenvalues: np.ndarray
@@ -82,13 +88,16 @@ class FixedPoint:
 
     @property
     def stable(self) -> bool:
+        """True when every eigenvalue has a negative real part."""
         return bool(self.eigenvalues[0].real < 0)
 
     @property
     def n_unstable(self) -> int:
+        """Number of eigenvalues with a positive real part."""
         return int(np.sum(self.eigenvalues.real > 0))
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
+        """Plain data (JSON-ready): coordinates, eps_g, spectrum, residual, setup."""
         return {"variables": list(self.variables), "x": self.x.tolist(), "eps_g": self.eps_g,
                 "eigenvalues_real": self.eigenvalues.real.tolist(),
                 "eigenvalues_imag": self.eigenvalues.imag.tolist(),
@@ -96,7 +105,8 @@ class FixedPoint:
                 "small_eta": self.small_eta, "setup": self.setup.to_dict()}
 
 
-def system_for(setup: TeacherStudent, ansatz: str | None = None):
+def system_for(setup: TeacherStudent,
+               ansatz: str | None = None) -> ExplicitSystem:
     """The explicit derived system for a setup (cached per K, M, activation, readouts)."""
     from .derive.explicit import committee_system
 
@@ -171,7 +181,9 @@ def _named_guess(name: str, K: int) -> Overlaps:
     raise ValueError(f"unknown named guess {name!r}; use 'plateau', 'perfect' or Overlaps.")
 
 
-def fixed_point(setup: TeacherStudent, guess, ansatz: str | None = None,
+def fixed_point(setup: TeacherStudent,
+                guess: Overlaps | dict[str, float] | Literal["plateau", "perfect"],
+                ansatz: str | None = None,
                 small_eta: bool = False, tol: float = 1e-12, max_iter: int = 60
                 ) -> FixedPoint:
     """Find a fixed point by damped Newton iteration with the exact (derived) Jacobian.
@@ -286,8 +298,8 @@ def full_spectrum(fp: FixedPoint) -> np.ndarray:
     return lam[np.argsort(-lam.real, kind="stable")]
 
 
-def continuation(setup: TeacherStudent, start: FixedPoint, values, parameter: str = "eta",
-                 tol: float = 1e-12) -> list:
+def continuation(setup: TeacherStudent, start: FixedPoint, values: Iterable[float],
+                 parameter: str = "eta", tol: float = 1e-12) -> list[FixedPoint | None]:
     """Follow a fixed point as ``parameter`` of the setup takes ``values`` in turn (natural
     continuation with a secant predictor). Returns a list of FixedPoint, None where Newton
     failed (the branch is lost there; later values restart from the last success)."""

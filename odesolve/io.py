@@ -10,6 +10,8 @@ import json
 import os
 import tempfile
 from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal
 
 import numpy as np
 
@@ -20,7 +22,7 @@ class OutputPathError(ValueError):
     """An output path cannot be written (found before any work starts)."""
 
 
-def check_writable(path) -> Path:
+def check_writable(path: os.PathLike[str] | str) -> Path:
     """Check that ``path`` can be written by :class:`atomic_path`, without writing it.
 
     The target must not be a directory, and its nearest existing ancestor directory must let
@@ -82,11 +84,11 @@ class atomic_path:
     ...     fig.savefig(tmp)
     """
 
-    def __init__(self, path, suffix=None):
+    def __init__(self, path: os.PathLike[str] | str, suffix: str | None = None) -> None:
         self.path = Path(path)
         self.suffix = suffix if suffix is not None else self.path.suffix
 
-    def __enter__(self):
+    def __enter__(self) -> Path:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.stem}.",
                                    suffix=self.suffix)
@@ -98,7 +100,8 @@ class atomic_path:
             pass
         return self.tmp
 
-    def __exit__(self, exc_type, exc, tb):
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> Literal[False]:
         try:
             if exc_type is None:
                 os.replace(self.tmp, self.path)
@@ -107,7 +110,8 @@ class atomic_path:
         return False
 
 
-def save_npz(path, arrays: dict, config: dict | None = None) -> Path:
+def save_npz(path: os.PathLike[str] | str, arrays: dict[str, Any],
+             config: dict[str, Any] | None = None) -> Path:
     """Write ``arrays`` (and ``config`` as JSON under the key ``config``) atomically.
 
     The file appears under its final name only once completely written, so an interrupted
@@ -123,7 +127,7 @@ def save_npz(path, arrays: dict, config: dict | None = None) -> Path:
     return path
 
 
-def load_npz(path) -> tuple[dict, dict | None]:
+def load_npz(path: os.PathLike[str] | str) -> tuple[dict[str, np.ndarray], dict[str, Any] | None]:
     """Arrays and the embedded configuration (or None) of a result file."""
     with np.load(path, allow_pickle=False) as data:
         arrays = {k: data[k] for k in data.files if k != "config"}

@@ -29,6 +29,7 @@ fraction 0.01), interpolated in log eps_g; NaN when never reached.
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 __all__ = ["normalised_overlaps", "specialisation_index", "first_crossing", "summarise",
            "teacher_specialisation", "layer_imbalance", "readout_entropy", "forgetting", "transfer",
@@ -44,7 +45,7 @@ OBSERVABLES = {
 }
 
 
-def normalised_overlaps(Q, R, T):
+def normalised_overlaps(Q: np.ndarray, R: np.ndarray, T: np.ndarray) -> np.ndarray:
     """Cosines ``r_in = R_in / sqrt(Q_ii T_nn)``.
 
     Parameters
@@ -65,7 +66,7 @@ def normalised_overlaps(Q, R, T):
     return np.where(q * t > 0, r, 0.0)
 
 
-def specialisation_index(Q, R, T):
+def specialisation_index(Q: np.ndarray, R: np.ndarray, T: np.ndarray) -> np.ndarray:
     """Specialisation index ``s`` in [0, 1] (module docstring), shape ``Q.shape[:-2]``."""
     a = np.abs(normalised_overlaps(Q, R, T))
     if a.shape[-1] == 1:
@@ -74,15 +75,20 @@ def specialisation_index(Q, R, T):
     return (top2[..., 0] - top2[..., 1]).mean(axis=-1)
 
 
-def first_crossing(t, x, level, below=False, log=False):
+def first_crossing(t: ArrayLike, x: ArrayLike, level: ArrayLike, below: bool = False,
+                   log: bool = False) -> np.ndarray:
     """First time the curve ``x(t)`` reaches ``level`` (from below, or from above with
     ``below=True``), linearly interpolated between samples (in log x with ``log=True``).
 
     Parameters
     ----------
-    t : ndarray, shape (n,)
-    x : ndarray, shape (..., n)
-    level : float or ndarray broadcastable to ``x.shape[:-1]``
+    t : array_like, shape (n,)
+    x : array_like, shape (..., n)
+    level : float or array_like broadcastable to ``x.shape[:-1]``
+    below : bool
+        Look for the first time ``x <= level`` instead of ``x >= level``.
+    log : bool
+        Interpolate in ``log x`` (and ``log level``).
 
     Returns
     -------
@@ -111,7 +117,9 @@ def first_crossing(t, x, level, below=False, log=False):
     return out
 
 
-def summarise(t, Q, R, T, eps_g, specialise_threshold=0.5, learn_fraction=0.01) -> dict:
+def summarise(t: np.ndarray, Q: np.ndarray, R: np.ndarray, T: np.ndarray, eps_g: np.ndarray,
+              specialise_threshold: float = 0.5,
+              learn_fraction: float = 0.01) -> dict[str, np.ndarray]:
     """The observables of :data:`OBSERVABLES` for a batch of trajectories.
 
     Parameters
@@ -145,7 +153,7 @@ def summarise(t, Q, R, T, eps_g, specialise_threshold=0.5, learn_fraction=0.01) 
 
 
 # -- observables of multi-task studies (issue 5) ----------------------------------------------
-def teacher_specialisation(R, T, v):
+def teacher_specialisation(R: ArrayLike, T: ArrayLike, v: ArrayLike) -> np.ndarray:
     """Specialisation index in [0, 1] from the teachers' side (Jarvis et al. 2025 setting).
 
     Student unit i carries teacher unit n with weight ``c_in = |v_i R_in| / sqrt(T_nn)`` (the
@@ -160,8 +168,9 @@ def teacher_specialisation(R, T, v):
 
     Parameters
     ----------
-    R : ndarray, shape (..., K, M); T : ndarray, shape (M, M) or (..., M, M)
-    v : ndarray, shape (..., K)
+    R : array_like, shape (..., K, M)
+    T : array_like, shape (M, M) or (..., M, M)
+    v : array_like, shape (..., K)
 
     Returns
     -------
@@ -179,13 +188,13 @@ def teacher_specialisation(R, T, v):
     return s.mean(axis=-1)
 
 
-def layer_imbalance(Q, v):
+def layer_imbalance(Q: ArrayLike, v: ArrayLike) -> np.ndarray:
     """Per-unit imbalance between the layers, ``v_i^2 - Q_ii``, shape (..., K): conserved by
     gradient flow for linear and ReLU units (tests/test_physics.py)."""
     return np.asarray(v) ** 2 - np.diagonal(np.asarray(Q), axis1=-2, axis2=-1)
 
 
-def readout_entropy(v):
+def readout_entropy(v: ArrayLike) -> np.ndarray:
     """Normalised Shannon entropy of the readout weights, in [0, 1], shape ``v.shape[:-1]``.
 
     ``H = -sum_i p_i log p_i / log K`` with ``p_i = v_i^2 / sum_j v_j^2``: 1 when every unit has
@@ -201,7 +210,7 @@ def readout_entropy(v):
     return h / np.log(K) if K > 1 else np.zeros(v2.shape[:-1])
 
 
-def forgetting(t, eps_task, t_switch):
+def forgetting(t: ArrayLike, eps_task: ArrayLike, t_switch: float) -> np.ndarray:
     """Forgetting of a task, ``eps(t) - eps(t_switch)`` (Lee et al. 2021), shape of ``eps``:
     ``eps_task`` (..., n) over the times ``t`` (n,); NaN before the switch."""
     t = np.asarray(t)
@@ -211,7 +220,7 @@ def forgetting(t, eps_task, t_switch):
     return out
 
 
-def transfer(eps_task2_at_switch, eps_task2_initial):
+def transfer(eps_task2_at_switch: ArrayLike, eps_task2_initial: ArrayLike) -> np.ndarray:
     """Forward transfer to task 2: how much training on task 1 lowered task 2's error before
     task 2 was seen, ``eps_2(0) - eps_2(t_switch)`` (positive: task 1 helped)."""
     return np.asarray(eps_task2_initial) - np.asarray(eps_task2_at_switch)

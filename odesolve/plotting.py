@@ -23,9 +23,24 @@ helpers of this module, by one rule:
 """
 from __future__ import annotations
 
+import os
+from typing import TYPE_CHECKING, Any, TypeVar, overload
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .io import atomic_path
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
+    from matplotlib.typing import ColorType
+
+    from .trajectory import Trajectory
+
+#: a path given to a figure function, returned unchanged once the figure is written
+PathT = TypeVar("PathT", bound="os.PathLike[str] | str")
 
 __all__ = ["plot_trajectory", "save_figure", "view_limits", "clip_to_view", "set_view",
            "draw_member", "mark_failure", "failure_handle", "LOG_FLOOR", "FAILED_SPAN",
@@ -58,7 +73,7 @@ def _pyplot():
     return plt
 
 
-def view_limits(values, ok, log: bool = False):
+def view_limits(values: ArrayLike, ok: ArrayLike, log: bool = False) -> tuple[float, float] | None:
     """Limits of a value axis by the rule of the module docstring.
 
     Parameters
@@ -115,7 +130,7 @@ def view_limits(values, ok, log: bool = False):
     return float(x.min()), float(x.max())
 
 
-def clip_to_view(y, lim, log: bool = False) -> np.ndarray:
+def clip_to_view(y: ArrayLike, lim: tuple[float, float] | None, log: bool = False) -> np.ndarray:
     """Values as drawn: on a log axis raised to the bottom of the view (the round-off floor,
     when values reach it); far above or below the view (beyond ``_OUTSIDE`` frame heights, or
     that factor on a log axis) clipped; NaN kept.
@@ -137,7 +152,7 @@ def clip_to_view(y, lim, log: bool = False) -> np.ndarray:
     return np.clip(y, lo - _OUTSIDE * height, hi + _OUTSIDE * height)
 
 
-def set_view(ax, lim, log: bool = False):
+def set_view(ax: Axes, lim: tuple[float, float] | None, log: bool = False) -> None:
     """Set the y scale and the limits ``lim`` (with a 5 % margin; nothing when None)."""
     ax.set_yscale("log" if log else "linear")
     if lim is None:
@@ -152,14 +167,16 @@ def set_view(ax, lim, log: bool = False):
         ax.set_ylim(lo - pad, hi + pad)
 
 
-def draw_member(ax, t, y, failed: bool = False, t_fail: float = np.nan, lim=None,
-                log: bool = False, **style):
+def draw_member(ax: Axes, t: np.ndarray, y: ArrayLike, failed: bool = False,
+                t_fail: float = np.nan, lim: tuple[float, float] | None = None,
+                log: bool = False, **style: Any) -> Line2D:
     """Draw one curve; a failed member in the failure style, its failure time marked.
 
     Parameters
     ----------
     ax : matplotlib Axes
-    t, y : ndarray, shape (n,)
+    t : ndarray, shape (n,)
+    y : array_like, shape (n,)
     failed : bool
         The member's status is not 0.
     t_fail : float
@@ -184,7 +201,8 @@ def draw_member(ax, t, y, failed: bool = False, t_fail: float = np.nan, lim=None
     return line
 
 
-def mark_failure(ax, t, y, t_fail, lim, color):
+def mark_failure(ax: Axes, t: np.ndarray, y: np.ndarray, t_fail: float,
+                 lim: tuple[float, float] | None, color: ColorType) -> None:
     """A cross at the failure time ``t_fail`` (NaN: the time of the last finite value of
     ``y``), at the last finite value of ``y`` held inside the view ``lim``."""
     finite = np.flatnonzero(np.isfinite(y))
@@ -197,7 +215,7 @@ def mark_failure(ax, t, y, t_fail, lim, color):
     ax.plot([tf], [yf], color=color, **FAIL_MARKER)
 
 
-def failure_handle(n_failed: int, n_total: int, colour="0.3"):
+def failure_handle(n_failed: int, n_total: int, colour: ColorType = "0.3") -> Line2D:
     """A legend entry for failed members: "k of n diverged (dashed; x: failure time)"."""
     from matplotlib.lines import Line2D
 
@@ -205,7 +223,18 @@ def failure_handle(n_failed: int, n_total: int, colour="0.3"):
                   label=f"{n_failed} of {n_total} diverged (dashed; x: failure time)")
 
 
-def plot_trajectory(traj, path=None, title=None, member: int = 0):
+@overload
+def plot_trajectory(traj: Trajectory, path: None = None, title: str | None = None,
+                    member: int = 0) -> Figure: ...
+
+
+@overload
+def plot_trajectory(traj: Trajectory, path: PathT, title: str | None = None,
+                    member: int = 0) -> PathT: ...
+
+
+def plot_trajectory(traj: Trajectory, path: os.PathLike[str] | str | None = None,
+                    title: str | None = None, member: int = 0) -> Figure | os.PathLike[str] | str:
     """Plot eps_g(t) (log-log) and the overlaps R, Q and readouts v against t.
 
     Diverged members are drawn up to their failure, dashed, with the failure time marked; the
@@ -225,7 +254,8 @@ def plot_trajectory(traj, path=None, title=None, member: int = 0):
 
     Returns
     -------
-    Path or matplotlib.figure.Figure
+    str or Path or matplotlib.figure.Figure
+        ``path`` as given once the figure is written there; without a path the figure.
     """
     plt = _pyplot()
     one = traj.member(member) if traj.is_batched else traj
@@ -281,7 +311,16 @@ def _eps_panel(ax, traj, one, failed, t_fail):
         ax.legend(handles=[failure_handle(n_bad, ok.size)], fontsize=7, loc="best")
 
 
-def save_figure(fig, path=None, dpi: int = 120):
+@overload
+def save_figure(fig: Figure, path: None = None, dpi: int = 120) -> Figure: ...
+
+
+@overload
+def save_figure(fig: Figure, path: PathT, dpi: int = 120) -> PathT: ...
+
+
+def save_figure(fig: Figure, path: os.PathLike[str] | str | None = None,
+                dpi: int = 120) -> Figure | os.PathLike[str] | str:
     """Write ``fig`` atomically to ``path`` (format from the suffix), close it and return the
     path; without a path return the figure unchanged."""
     if path is None:

@@ -32,8 +32,11 @@ Each value is the median over random initialisations (replicas), with the quarti
 from __future__ import annotations
 
 import json
+import os
 import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -66,7 +69,7 @@ def _spec_state(r, seed):
     return setup, st, Protocol((Phase(T_TASK),))
 
 
-def specialisation(quick=False) -> dict:
+def specialisation(quick: bool = False) -> dict[str, Any]:
     rs = [0.1, 1.0, 10.0, 100.0, 1000.0] if quick else \
         [0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0, 3000.0]
     replicas = 6 if quick else 48
@@ -121,7 +124,7 @@ def _two_task_run(init, a, seed, ewc=None, n_out=31):
     return f, tr.eps_g[-1, 1], s, tr.eps_g[j, 0]
 
 
-def forgetting_vs_similarity(quick=False) -> dict:
+def forgetting_vs_similarity(quick: bool = False) -> dict[str, Any]:
     sims = list(np.linspace(0, 1, 6 if quick else 11))
     replicas = 4 if quick else 32
     out = {"scenario": "forgetting", "x_name": "feature similarity a", "a": sims,
@@ -151,7 +154,7 @@ def _plot_forgetting(d, ax):
 
 
 # --- (c) EWC strength ------------------------------------------------------------------------
-def ewc_strength(quick=False, similarity=0.5) -> dict:
+def ewc_strength(quick: bool = False, similarity: float = 0.5) -> dict[str, Any]:
     lams = [0.0, 1.0, 10.0, 100.0] if quick else [0.0, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0,
                                                   300.0]
     replicas = 4 if quick else 32
@@ -184,7 +187,7 @@ def _plot_ewc(d, axes):
     axes[0].set_title(f"feature similarity {d['feature_similarity']:g}, multi-head")
 
 
-def scm_deficit(quick=False, threshold=1e-4) -> dict:
+def scm_deficit(quick: bool = False, threshold: float = 1e-4) -> dict[str, Any]:
     """(d) A deficit window in the teacher-student setting (critical periods, transposed):
     erf K = M = 2, eta = 1, balanced start, single head; teacher 0, then for 100 time units a
     degraded teacher 1 (feature similarity 0, same readouts), then teacher 0 again
@@ -251,7 +254,8 @@ SCENARIOS = {
 }
 
 
-def run_scenario(name: str, out_dir="odesolve-out/scenarios", quick: bool = False):
+def run_scenario(name: str, out_dir: os.PathLike[str] | str = "odesolve-out/scenarios",
+                 quick: bool = False) -> tuple[dict[str, Any], Path, Path]:
     """Run a scenario, write ``<out_dir>/<name>.json`` and ``.png``; return (data, json, png)."""
     from .plotting import _pyplot, save_figure
 
@@ -276,7 +280,8 @@ def run_scenario(name: str, out_dir="odesolve-out/scenarios", quick: bool = Fals
     return data, js, png
 
 
-def validate(name: str, N: int = 10_000, seeds=range(8), n_out: int = 7) -> list:
+def validate(name: str, N: int = 10_000, seeds: Sequence[int] = range(8),
+             n_out: int = 7) -> list[dict[str, Any]]:
     """Simulate a few points of a scenario at input dimension N and compare with the ODE
     (:func:`odesolve.multitask.compare.compare_protocol`). Returns one report per point."""
     from .multitask.compare import compare_protocol

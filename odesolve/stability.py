@@ -9,11 +9,13 @@ linear units, in the symmetric ansatz of :mod:`odesolve.fixedpoint`:
   the plateau is ``(1/lambda) ln(1/delta) + const`` (Saad & Solla 1995; Biehl, Riegler &
   Woehler 1996);
 - :func:`plateau_small_eta`: the eta -> 0 limit of the plateau, Richardson-extrapolated from
-  two small learning rates (the eta -> 0 equations alone leave a neutral direction at the
+  three small learning rates (the eta -> 0 equations alone leave a neutral direction at the
   plateau, which the O(eta^2) terms fix);
 - :func:`perfect_learning`: the perfect-learning fixed point (q = r = 1, c = s = 0; moved by
-  output noise), whose leading eigenvalue sets the asymptotic decay ``eps_g ~ e^{-2 gamma t}``
-  with decay rate ``gamma = -Re lambda_max``;
+  output noise), whose leading eigenvalue gives the decay rate ``gamma = -Re lambda_max``.
+  eps_g is quadratic in the modes that are linear in the weight error and linear in the
+  others, so it decays as ``e^{-2 gamma t}`` when the slowest mode is of the first kind (small
+  and moderate eta) and as ``e^{-gamma t}`` otherwise (docs/theory/stability.md#theory-stability-perfect);
 - :func:`max_learning_rate`: the eta above which perfect learning is unstable (Re lambda_max
   crosses 0), bracketed on a grid and refined by bisection; noise-free only: with output
   noise the transcritical bifurcation there unfolds, and :func:`asymptotic_branch` follows
@@ -25,19 +27,25 @@ linear units, in the symmetric ansatz of :mod:`odesolve.fixedpoint`:
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy.optimize import minimize_scalar
 
 from .fixedpoint import FixedPoint, NewtonError, continuation, fixed_point, full_spectrum
 from .model import TeacherStudent
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 __all__ = ["plateau", "plateau_small_eta", "escape_rate", "perfect_learning", "decay_rate",
            "max_learning_rate", "optimal_learning_rate", "asymptotic_branch",
            "stability_curves", "plot_stability_curves"]
 
 
-def _check(setup: TeacherStudent):
+def _check(setup: TeacherStudent) -> None:
     if setup.K != setup.M:
         raise ValueError(f"the symmetric analysis needs K = M, got K={setup.K}, M={setup.M}.")
     if setup.activation != "erf":
@@ -50,7 +58,7 @@ def _check(setup: TeacherStudent):
         raise ValueError(f"eta must be positive, got {setup.eta}.")
 
 
-def _with(setup, **kw):
+def _with(setup: TeacherStudent, **kw: Any) -> TeacherStudent:
     """The setup with some fields replaced (``eta_v=None`` keeps following eta)."""
     return dataclasses.replace(setup, **kw)
 
@@ -93,7 +101,7 @@ def escape_rate(fp: FixedPoint) -> float:
     return float(fp.eigenvalues[int(np.argmax(split))].real)
 
 
-def plateau_small_eta(setup: TeacherStudent, eta: float = 0.02) -> dict:
+def plateau_small_eta(setup: TeacherStudent, eta: float = 0.02) -> dict[str, Any]:
     """The eta -> 0 plateau: fixed points at eta, eta/2 and eta/4, Richardson-extrapolated
     (removing the O(eta) and O(eta^2) shifts). Returns the coordinates, eps_g and the escape
     rate per unit eta."""
@@ -110,7 +118,7 @@ def plateau_small_eta(setup: TeacherStudent, eta: float = 0.02) -> dict:
                 [escape_rate(fp) / (eta / m) for fp, m in zip(fps, (1, 2, 4))]))}
 
 
-def perfect_learning(setup: TeacherStudent, guess=None) -> FixedPoint:
+def perfect_learning(setup: TeacherStudent, guess: FixedPoint | None = None) -> FixedPoint:
     """The perfect-learning fixed point: exactly q = r = 1, c = s = 0 without noise; with
     output noise it moves, and ``guess`` (a nearby FixedPoint, e.g. at a smaller eta) helps
     Newton follow it."""
@@ -119,7 +127,8 @@ def perfect_learning(setup: TeacherStudent, guess=None) -> FixedPoint:
                        ansatz="symmetric")
 
 
-def decay_rate(setup: TeacherStudent, full: bool = False, guess=None) -> float:
+def decay_rate(setup: TeacherStudent, full: bool = False,
+               guess: FixedPoint | None = None) -> float:
     """gamma = -Re lambda_max at perfect learning (negative when it is unstable). ``full``:
     use the full Jacobian, not only the symmetric ansatz."""
     fp = perfect_learning(setup, guess)
@@ -127,7 +136,8 @@ def decay_rate(setup: TeacherStudent, full: bool = False, guess=None) -> float:
     return float(-lead.real)
 
 
-def max_learning_rate(setup: TeacherStudent, eta_grid=None, full: bool = False) -> float:
+def max_learning_rate(setup: TeacherStudent, eta_grid: ArrayLike | None = None,
+                      full: bool = False) -> float:
     """Smallest eta at which perfect learning stops being a stable fixed point.
 
     The perfect-learning branch is followed along ``eta_grid`` (default 0.05 .. 50,
@@ -171,7 +181,8 @@ def max_learning_rate(setup: TeacherStudent, eta_grid=None, full: bool = False) 
                      f"[{grid[0]:g}, {grid[-1]:g}]; no maximal learning rate found there.")
 
 
-def optimal_learning_rate(setup: TeacherStudent, eta_max: float | None = None) -> tuple:
+def optimal_learning_rate(setup: TeacherStudent,
+                          eta_max: float | None = None) -> tuple[float, float]:
     """The eta maximising the asymptotic decay rate gamma; returns (eta_opt, gamma_opt)."""
     eta_max = max_learning_rate(setup) if eta_max is None else eta_max
     res = minimize_scalar(lambda e: -decay_rate(_with(setup, eta=float(e))),
@@ -180,7 +191,8 @@ def optimal_learning_rate(setup: TeacherStudent, eta_max: float | None = None) -
     return float(res.x), float(-res.fun)
 
 
-def asymptotic_branch(setup: TeacherStudent, etas) -> dict:
+def asymptotic_branch(setup: TeacherStudent,
+                      etas: Sequence[float] | np.ndarray) -> dict[str, Any]:
     """The fixed point reached from near perfect learning, followed along ``etas``
     (increasing) by continuation: its eps_g (0 without noise) and decay rate gamma; NaN once
     the branch is lost."""
@@ -197,7 +209,8 @@ def asymptotic_branch(setup: TeacherStudent, etas) -> dict:
     return {"eta": list(map(float, etas)), "eps_g": eps, "decay_rate": gamma}
 
 
-def stability_curves(setup: TeacherStudent, etas=None, n_eta: int = 40) -> dict:
+def stability_curves(setup: TeacherStudent, etas: ArrayLike | None = None,
+                     n_eta: int = 40) -> dict[str, Any]:
     """Plateau eps_g, escape rate, asymptotic eps_g and decay rate against eta (default:
     ``n_eta`` points up to 1.1 eta_max), with eta_max and eta_opt of the noise-free
     problem, for ``odesolve stability``."""
@@ -219,7 +232,7 @@ def stability_curves(setup: TeacherStudent, etas=None, n_eta: int = 40) -> dict:
             "escape_rate_per_eta_small_eta": limit["escape_rate_per_eta"]}
 
 
-def plot_stability_curves(d: dict, axes):
+def plot_stability_curves(d: dict[str, Any], axes: Sequence[Axes]) -> None:
     """Three panels: plateau eps_g, escape rate, decay rate against eta."""
     eta = np.asarray(d["eta"])
     axes[0].plot(eta, d["plateau_eps_g"], "-", label="symmetric plateau")

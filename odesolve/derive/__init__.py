@@ -29,7 +29,7 @@ DERIVATIONS_DIR = PACKAGE_DIR.parent / "derivations"
 IN_SOURCE_TREE = (PACKAGE_DIR.parent / "pyproject.toml").exists()
 
 
-def generated_files() -> dict:
+def generated_files() -> dict[Path, str]:
     """Fresh derivation: path -> file text for every generated file."""
     from .codegen import emit_committee_module, emit_kernel_module
     from .ewc import emit_ewc_module, render_ewc
@@ -58,7 +58,7 @@ def generated_files() -> dict:
     return files
 
 
-def _write_atomic(path: Path, text: str):
+def _write_atomic(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     with os.fdopen(fd, "w") as fh:
@@ -66,8 +66,17 @@ def _write_atomic(path: Path, text: str):
     os.replace(tmp, path)
 
 
-def generate(check: bool = False, derivations_dir: Path | None = None):
+def generate(check: bool = False,
+             derivations_dir: os.PathLike[str] | str | None = None) -> list[str]:
     """Regenerate (or, with ``check``, compare) all generated files.
+
+    Parameters
+    ----------
+    check : bool
+        Compare a fresh derivation with the files on disk instead of writing it.
+    derivations_dir : str or Path, optional
+        Where the rendered derivations (Markdown) go; default ``derivations/`` of the source
+        checkout.
 
     Returns
     -------

@@ -14,9 +14,14 @@ D = 2 is :func:`odesolve.linear.saxe_mode`).
 """
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from typing import Any
+
 import numba
 import numpy as np
+from numpy.typing import ArrayLike
 
+from .._typing import Seed
 from ..solvers import Problem, solve
 
 __all__ = ["pathway_deficit", "critical_period_curve", "deficit_length_curve", "depth_mode",
@@ -44,7 +49,7 @@ PATHWAYS = Problem(_pathways_rhs, name="linear_pathways")
 DEPTH_MODE = Problem(_depth_mode_rhs, name="linear_depth_mode")
 
 
-def depth_mode(t, s: float, u0: float, D: int):
+def depth_mode(t: ArrayLike, s: float, u0: float, D: int) -> np.ndarray:
     """End-to-end strength u(t) of one mode of a balanced depth-D linear chain, integrated
     with the compiled Dormand-Prince solver (tight tolerances); shape of ``t``."""
     t = np.asarray(t, dtype=np.float64)
@@ -55,7 +60,8 @@ def depth_mode(t, s: float, u0: float, D: int):
 
 
 def pathway_deficit(D: int, S: float = 1.0, p0: float = 0.05, onset: float = 0.0,
-                    length: float = 0.0, t_total: float = 200.0, n_out: int = 201):
+                    length: float = 0.0, t_total: float = 200.0,
+                    n_out: int = 201) -> tuple[np.ndarray, np.ndarray]:
     """Two pathways through a deficit window on pathway b.
 
     Returns
@@ -83,7 +89,8 @@ def pathway_deficit(D: int, S: float = 1.0, p0: float = 0.05, onset: float = 0.0
     return t_all, P ** D
 
 
-def _final_share(depths, windows, S, p0, t_total) -> np.ndarray:
+def _final_share(depths: Sequence[int], windows: Sequence[tuple[float, float]], S: float,
+                 p0: float, t_total: float) -> np.ndarray:
     """K_b / S at t_total for each depth and deficit window (onset, length)."""
     share = np.empty((len(depths), len(windows)))
     for i, D in enumerate(depths):
@@ -93,8 +100,9 @@ def _final_share(depths, windows, S, p0, t_total) -> np.ndarray:
     return share
 
 
-def critical_period_curve(depths=(2, 3, 4), onsets=None, length: float = 20.0,
-                          t_total: float = 400.0, S: float = 1.0, p0: float = 0.05) -> dict:
+def critical_period_curve(depths: Sequence[int] = (2, 3, 4), onsets: ArrayLike | None = None,
+                          length: float = 20.0, t_total: float = 400.0, S: float = 1.0,
+                          p0: float = 0.05) -> dict[str, Any]:
     """Final share K_b / S of the deprived pathway against the deficit onset, per depth
     (0.5 without a deficit, by symmetry)."""
     onsets = np.linspace(0, 100, 21) if onsets is None else np.asarray(onsets, dtype=float)
@@ -103,8 +111,9 @@ def critical_period_curve(depths=(2, 3, 4), onsets=None, length: float = 20.0,
             "t_total": t_total, "S": S, "p0": p0, "final_share_b": share.tolist()}
 
 
-def deficit_length_curve(depths=(2, 3, 4), lengths=None, onset: float = 0.0,
-                         t_total: float = 1500.0, S: float = 1.0, p0: float = 0.05) -> dict:
+def deficit_length_curve(depths: Sequence[int] = (2, 3, 4), lengths: ArrayLike | None = None,
+                         onset: float = 0.0, t_total: float = 1500.0, S: float = 1.0,
+                         p0: float = 0.05) -> dict[str, Any]:
     """Final share K_b / S of the deprived pathway against the length of a deficit that
     starts at ``onset``, per depth: how long a window must be to leave a lasting deficit."""
     lengths = np.linspace(0, 200, 21) if lengths is None else np.asarray(lengths, dtype=float)
@@ -114,7 +123,7 @@ def deficit_length_curve(depths=(2, 3, 4), lengths=None, onset: float = 0.0,
 
 
 def completion_task(n: int = 20, rank: int = 2, observed: float = 0.5, keep: float = 0.2,
-                    seed=0):
+                    seed: Seed = 0) -> dict[str, np.ndarray]:
     """A low-rank matrix-completion task (Arora et al. 2019) with its deficit.
 
     Returns
@@ -133,8 +142,9 @@ def completion_task(n: int = 20, rank: int = 2, observed: float = 0.5, keep: flo
     return {"target": target, "mask": mask, "deprived": deprived}
 
 
-def completion_deficit(D: int, task: dict, onset: float = 0.0, length: float = 0.0,
-                       t_total: float = 400.0, init: float = 1e-4, seed=0) -> float:
+def completion_deficit(D: int, task: Mapping[str, np.ndarray], onset: float = 0.0,
+                       length: float = 0.0, t_total: float = 400.0, init: float = 1e-4,
+                       seed: Seed = 0) -> float:
     """Matrix completion through a deprivation window (Kleinman, Achille & Soatto 2024).
 
     A depth-D chain (width n, layers i.i.d. at per-layer scale ``init^(1/D)``, so the
@@ -162,9 +172,11 @@ def completion_deficit(D: int, task: dict, onset: float = 0.0, length: float = 0
                  / np.linalg.norm(hidden * target))
 
 
-def completion_deficit_curve(depths=(2, 3, 4), onsets=(0, 1, 2, 4, 8, 16, 32, 64),
-                             length: float = 40.0, t_total: float = 400.0, seeds=(0, 1),
-                             **task_kw) -> dict:
+def completion_deficit_curve(depths: Sequence[int] = (2, 3, 4),
+                             onsets: Sequence[float] = (0, 1, 2, 4, 8, 16, 32, 64),
+                             length: float = 40.0, t_total: float = 400.0,
+                             seeds: Sequence[int] = (0, 1),
+                             **task_kw: Any) -> dict[str, Any]:
     """Final error on the unobserved entries against deprivation onset, per depth and seed,
     with the undeprived control (``control``, shape (depths, seeds))."""
     err = np.empty((len(depths), len(seeds), len(onsets)))

@@ -17,9 +17,13 @@ singular value u of P obeys ``tau du/dt = D u^(2 - 2/D) (s - u)``
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numba
 import numpy as np
+from numpy.typing import ArrayLike
 
+from .._typing import Seed
 from ..kernels.views import matrix
 from ..solvers import Problem, solve
 
@@ -136,7 +140,7 @@ def _n_work(p):
 CHAIN_GRADIENT_FLOW = Problem(_chain_rhs, n_work=_n_work, name="linear_chain_gradient_flow")
 
 
-def end_to_end(weights):
+def end_to_end(weights: Sequence[np.ndarray]) -> np.ndarray:
     """End-to-end map of a list of layers: the product of W_D down to W_1 (leading time axes
     allowed)."""
     P = weights[0]
@@ -163,8 +167,9 @@ def _check_chain(Sigma, weights, mask):
     return Sigma, weights, mask
 
 
-def chain_gradient_flow(Sigma, weights, t, mask=None, tau: float = 1.0, rtol: float = 1e-10,
-                        atol: float = 1e-12):
+def chain_gradient_flow(Sigma: ArrayLike, weights: Sequence[ArrayLike], t: ArrayLike,
+                        mask: ArrayLike | None = None, tau: float = 1.0, rtol: float = 1e-10,
+                        atol: float = 1e-12) -> list[np.ndarray]:
     """Integrate the (masked) gradient flow of a deep linear chain.
 
     Parameters
@@ -202,7 +207,8 @@ def _orthogonal(n, rng):
     return Q * np.sign(np.diag(R))
 
 
-def aligned_chain(Sigma, D: int, u0: float, width: int | None = None, seed=None):
+def aligned_chain(Sigma: ArrayLike, D: int, u0: float, width: int | None = None,
+                  seed: Seed = None) -> list[np.ndarray]:
     """Balanced depth-D chain aligned with Sigma's singular vectors whose end-to-end map is
     ``u0 U V^T`` restricted to the top min(d_out, d_in, width) modes: each layer carries
     ``u0^(1/D)`` per mode, with random orthogonal hidden bases.
@@ -220,7 +226,8 @@ def aligned_chain(Sigma, D: int, u0: float, width: int | None = None, seed=None)
     return [a * B[l + 1] @ B[l].T for l in range(D)]        # W_l maps basis l-1 to basis l
 
 
-def random_chain(d_in: int, width: int, d_out: int, D: int, scale: float, seed=None):
+def random_chain(d_in: int, width: int, d_out: int, D: int, scale: float,
+                 seed: Seed = None) -> list[np.ndarray]:
     """Layers drawn i.i.d. N(0, scale^2 / fan_in): W_1 (width, d_in) .. W_D (d_out, width)."""
     rng = np.random.default_rng(seed)
     dims = [d_in] + [width] * (D - 1) + [d_out]

@@ -33,12 +33,13 @@ dynamics of Saxe, McClelland & Ganguli (2014), :func:`saxe_mode`.
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 __all__ = ["riccati_matrix", "exact_QQT", "network_function", "ntk_blocks", "saxe_mode",
            "balanced_mode"]
 
 
-def riccati_matrix(Sigma, lam: float) -> np.ndarray:
+def riccati_matrix(Sigma: ArrayLike, lam: float) -> np.ndarray:
     """F = [[-lam/2 I_in, Sigma^T], [Sigma, lam/2 I_out]], shape (d_in + d_out,) * 2."""
     Sigma = np.asarray(Sigma, dtype=np.float64)
     d_out, d_in = Sigma.shape
@@ -46,13 +47,15 @@ def riccati_matrix(Sigma, lam: float) -> np.ndarray:
                      [Sigma, 0.5 * lam * np.eye(d_out)]])
 
 
-def exact_QQT(Sigma, W1, W2, t, tau: float = 1.0, lam: float | None = None) -> np.ndarray:
+def exact_QQT(Sigma: ArrayLike, W1: ArrayLike, W2: ArrayLike, t: ArrayLike, tau: float = 1.0,
+              lam: float | None = None) -> np.ndarray:
     """The exact X(t) = Q Q^T(t) of a lambda-balanced two-layer linear network.
 
     Parameters
     ----------
-    Sigma : ndarray, shape (d_out, d_in)
-    W1 : ndarray, shape (h, d_in); W2 : ndarray, shape (d_out, h)
+    Sigma : array_like, shape (d_out, d_in)
+    W1 : array_like, shape (h, d_in)
+    W2 : array_like, shape (d_out, h)
         Initial weights, lambda-balanced (checked to 1e-8 relative).
     t : float or array_like, shape (n,)
     tau : float
@@ -104,29 +107,32 @@ def _riccati_step(mu, V, Q, ds):
     return np.linalg.solve(L, A.T).T                          # A L^{-T}: (A L^-T)(A L^-T)^T = A M^-1 A^T
 
 
-def network_function(X, d_in: int) -> np.ndarray:
+def network_function(X: np.ndarray, d_in: int) -> np.ndarray:
     """W2 W1 from X = Q Q^T: the lower-left block, shape (..., d_out, d_in)."""
     return X[..., d_in:, :d_in]
 
 
-def ntk_blocks(X, d_in: int):
+def ntk_blocks(X: np.ndarray, d_in: int) -> tuple[np.ndarray, np.ndarray]:
     """(W1^T W1, W2 W2^T) from X: the NTK on whitened inputs is
     ``W2 W2^T (x) I_in + I_out (x) W1^T W1``."""
     return X[..., :d_in, :d_in], X[..., d_in:, d_in:]
 
 
-def saxe_mode(t, s: float, u0: float, tau: float = 1.0):
+def saxe_mode(t: ArrayLike, s: float, u0: float, tau: float = 1.0) -> np.ndarray:
     """Saxe et al. (2014) mode strength: tau du/dt = 2 u (s - u), from u(0) = u0,
-    ``u(t) = s e^{2st/tau} / (e^{2st/tau} - 1 + s/u0)``."""
+    ``u(t) = s e^{2st/tau} / (e^{2st/tau} - 1 + s/u0)``, shape of ``t`` (a NumPy
+    scalar for a scalar ``t``)."""
     e = np.exp(2 * s * np.asarray(t, dtype=np.float64) / tau)
     return s * e / (e - 1 + s / u0)
 
 
-def balanced_mode(t, sigma: float, s0: float, lam: float, tau: float = 1.0):
+def balanced_mode(t: ArrayLike, sigma: float, s0: float, lam: float,
+                  tau: float = 1.0) -> np.ndarray:
     """Strength of one task-aligned mode of a lambda-balanced network, the solution of
     ``tau ds/dt = sqrt(lam^2 + 4 s^2) (sigma - s)``
     (docs/theory/linear.md#theory-linear-modes), from the exact
-    solution with one hidden unit aligned with a one-dimensional task."""
+    solution with one hidden unit aligned with a one-dimensional task; shape of ``t`` (a
+    NumPy scalar for a scalar ``t``)."""
     a1 = np.sqrt((np.sqrt(lam ** 2 + 4 * s0 ** 2) - lam) / 2)     # w1 (>= 0)
     a2 = np.sqrt((np.sqrt(lam ** 2 + 4 * s0 ** 2) + lam) / 2)     # w2, w2^2 - w1^2 = lam
     X = exact_QQT(np.array([[sigma]]), np.array([[a1]]), np.array([[np.sign(s0) * a2]]), t,

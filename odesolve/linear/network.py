@@ -7,14 +7,16 @@ solution it checks.
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
+from .._typing import Seed
 from .deep import chain_gradient_flow
 
 __all__ = ["balanced_weights", "gradient_flow"]
 
 
 def balanced_weights(d_in: int, h: int, d_out: int, lam: float, scale: float = 1.0,
-                     seed=None):
+                     seed: Seed = None) -> tuple[np.ndarray, np.ndarray]:
     """Random weights with ``W2^T W2 - W1 W1^T = lam I_h`` exactly (to rounding).
 
     The smaller-norm layer is drawn i.i.d. N(0, scale^2 / fan_in); the other is
@@ -48,8 +50,9 @@ def _sqrtm(C):
     return (V * np.sqrt(np.maximum(w, 0.0))) @ V.T
 
 
-def gradient_flow(Sigma, W1, W2, t, tau: float = 1.0, rtol: float = 1e-12,
-                  atol: float = 1e-14):
+def gradient_flow(Sigma: ArrayLike, W1: ArrayLike, W2: ArrayLike, t: ArrayLike,
+                  tau: float = 1.0, rtol: float = 1e-12,
+                  atol: float = 1e-14) -> tuple[np.ndarray, np.ndarray]:
     """Integrate the gradient flow numerically (Dormand-Prince; the depth-2 case of
     :func:`odesolve.linear.deep.chain_gradient_flow`); returns W1 (n, h, d_in) and
     W2 (n, d_out, h) at the times ``t`` (which must start at 0)."""

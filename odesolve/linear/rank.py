@@ -32,8 +32,13 @@ growing rounding noise exponentially. Such runs are left out (NaN).
 """
 from __future__ import annotations
 
-import numpy as np
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Literal
 
+import numpy as np
+from numpy.typing import ArrayLike
+
+from .._typing import Seed
 from .measures import kernel_distance, low_rank_weights, task_aligned_low_rank, weight_change
 from .network import balanced_weights, gradient_flow
 
@@ -42,8 +47,8 @@ __all__ = ["rank_task", "rank_study", "random_start", "RANK_STARTS"]
 RANK_STARTS = ("balanced", "independent")
 
 
-def rank_task(d: int = 20, singular_values=(3.0, 2.0, 1.0), seed: int = 12345,
-              d_out: int | None = None):
+def rank_task(d: int = 20, singular_values: Sequence[float] = (3.0, 2.0, 1.0),
+              seed: int = 12345, d_out: int | None = None) -> np.ndarray:
     """Task ``Sigma = U diag(s) V^T`` of rank len(s) with random orthonormal U, V.
 
     Returns
@@ -60,8 +65,9 @@ def rank_task(d: int = 20, singular_values=(3.0, 2.0, 1.0), seed: int = 12345,
     return (U * np.asarray(singular_values, dtype=float)) @ V.T
 
 
-def random_start(d_in: int, h: int, d_out: int, scale: float, start: str = "balanced",
-                 seed=None):
+def random_start(d_in: int, h: int, d_out: int, scale: float,
+                 start: Literal["balanced", "independent"] = "balanced",
+                 seed: Seed = None) -> tuple[np.ndarray, np.ndarray]:
     """Full-rank random start of one of :data:`RANK_STARTS` (module docstring).
 
     Returns
@@ -77,8 +83,9 @@ def random_start(d_in: int, h: int, d_out: int, scale: float, start: str = "bala
     raise ValueError(f"start must be one of {RANK_STARTS}, got {start!r}.")
 
 
-def rank_study(task, h: int, ranks, scale: float = 0.3, seeds=range(20),
-               t_final: float = 1000.0, start: str = "balanced") -> dict:
+def rank_study(task: ArrayLike | Callable[[int], ArrayLike], h: int, ranks: Sequence[int],
+               scale: float = 0.3, seeds: Iterable[int] = range(20), t_final: float = 1000.0,
+               start: Literal["balanced", "independent"] = "balanced") -> dict[str, Any]:
     """Weight change and kernel distance at ``t_final`` against the initial rank.
 
     Parameters

@@ -15,6 +15,8 @@ critical_periods`` (registered in :data:`odesolve.scenarios.SCENARIOS`).
 """
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 __all__ = ["lazy_rich", "low_rank", "critical_periods", "LINEAR_SCENARIOS"]
@@ -27,7 +29,7 @@ def _linear_task(d=6, seed=0):
     return U @ np.diag(np.linspace(3.0, 0.2, d)) @ V.T
 
 
-def lazy_rich(quick=False) -> dict:
+def lazy_rich(quick: bool = False) -> dict[str, Any]:
     """Two-layer linear network 6-6-6, lambda-balanced start at scale 0.1: loss curves and the
     kernel distance at t = 20 against lambda (exact solution)."""
     from .exact import exact_QQT
@@ -66,7 +68,7 @@ def _plot_lazy_rich(d, axes):
                 title="exact lambda-balanced solution, 6-6-6")
 
 
-def low_rank(quick=False) -> dict:
+def low_rank(quick: bool = False) -> dict[str, Any]:
     """Laziness against initial rank: d = h = 20, a random rank-3 task (3, 2, 1) per seed,
     scale 0.3; zero-balanced starts (the claim) and independent layers (the contrast)."""
     from .rank import rank_study, rank_task
@@ -103,7 +105,7 @@ def _plot_low_rank(d, axes):
             ax.legend(fontsize=8)
 
 
-def critical_periods(quick=False) -> dict:
+def critical_periods(quick: bool = False) -> dict[str, Any]:
     from .critical import completion_deficit_curve, critical_period_curve, deficit_length_curve
 
     onsets = np.linspace(0, 300, 7 if quick else 31)

@@ -8,9 +8,12 @@ distance, weight change) work the same way for both.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .deep import chain_gradient_flow, end_to_end
 from .exact import exact_QQT, network_function, ntk_blocks
@@ -39,8 +42,8 @@ class LinearTrajectory:
 
     t: np.ndarray
     Sigma: np.ndarray
-    method: str
-    weights: list | None = None
+    method: Literal["exact", "gradient_flow"]
+    weights: list[np.ndarray] | None = None
     X: np.ndarray | None = None
     mask: np.ndarray | None = None
 
@@ -59,7 +62,7 @@ class LinearTrajectory:
             E = E * self.mask
         return 0.5 * (E ** 2).sum(axis=(-2, -1))
 
-    def _ntk_parts(self):
+    def _ntk_parts(self) -> tuple[np.ndarray, np.ndarray]:
         if self.X is not None:
             B, A = ntk_blocks(self.X, self.Sigma.shape[1])       # W1^T W1, W2 W2^T
             return A, B
@@ -83,16 +86,31 @@ class LinearTrajectory:
         return np.sqrt(sum(((W - W[0]) ** 2).sum(axis=(-2, -1)) for W in self.weights))
 
 
-def train(Sigma, weights, t, method: str = "gradient_flow", mask=None, tau: float = 1.0,
-          **solver_kw) -> LinearTrajectory:
+def train(Sigma: ArrayLike, weights: Sequence[ArrayLike], t: ArrayLike,
+          method: Literal["gradient_flow", "exact"] = "gradient_flow",
+          mask: ArrayLike | None = None, tau: float = 1.0, **solver_kw: float) -> LinearTrajectory:
     """Train a linear network from ``weights`` (list W_1 .. W_D) and record it at ``t``.
 
     Parameters
     ----------
+    Sigma : array_like, shape (d_out, d_in)
+        Target (input-output correlation on whitened inputs, or the matrix to complete).
+    weights : sequence of array_like
+        Initial layers W_1 (n_1, d_in), ..., W_D (d_out, n_{D-1}).
+    t : array_like, shape (n,)
+        Output times, starting at 0.
     method : {"gradient_flow", "exact"}
         ``"exact"`` needs two lambda-balanced layers and no mask.
-    solver_kw
+    mask : array_like of 0/1, shape (d_out, d_in), optional
+        Observed entries (all, by default).
+    tau : float
+        Time constant of the gradient flow.
+    **solver_kw
         ``rtol``, ``atol`` of :func:`chain_gradient_flow`.
+
+    Returns
+    -------
+    LinearTrajectory
     """
     Sigma = np.asarray(Sigma, dtype=np.float64)
     t = np.asarray(t, dtype=np.float64)

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -16,8 +18,9 @@ __all__ = ["compare_protocol"]
 
 
 def compare_protocol(setup: MultiTaskSetup, state: MultiTaskState, protocol: Protocol,
-                     N: int = 10_000, seeds=range(8), n_out: int = 11, tolerance_k=4.0,
-                     tolerance_c=0.05, rtol=1e-9, atol=1e-12, progress=True) -> dict:
+                     N: int = 10_000, seeds: Sequence[int] = range(8), n_out: int = 11,
+                     tolerance_k: float = 4.0, tolerance_c: float = 0.05, rtol: float = 1e-9,
+                     atol: float = 1e-12, progress: bool = True) -> dict[str, Any]:
     """Simulate and integrate from the same overlaps; judge as :func:`odesolve.compare`:
     ``|mean_sim - ode| <= k_S sem + c / sqrt(N)`` for Q, R, V and every task's eps_g at every
     record time after the start, with the power rule of :mod:`odesolve.comparison` (a test

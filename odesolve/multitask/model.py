@@ -20,10 +20,15 @@ on the others: inactive teachers do not enter Delta, but the overlaps with them 
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
+from numpy.typing import ArrayLike
 
+from .._typing import Seed
+from ..activations import Activation
 from ..model import ACTIVATIONS, Overlaps, TeacherStudent
 
 __all__ = ["MultiTaskSetup", "MultiTaskState", "teacher_overlaps", "readout_with_similarity"]
@@ -50,14 +55,14 @@ class MultiTaskSetup:
     K: int
     M: int
     P: int = 2
-    heads: str = "multi"
-    activation: object = "erf"
+    heads: Literal["multi", "single"] = "multi"
+    activation: str | Activation = "erf"
     eta: float = 1.0
     eta_v: float | None = None
     sigma: float = 0.0
     weight_decay: float = 0.0
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         # TeacherStudent validates K, M, activation, rates
         TeacherStudent(self.K, self.M, self.activation, self.eta, self.eta_v, self.sigma,
                        self.weight_decay)
@@ -80,7 +85,8 @@ class MultiTaskSetup:
         """The head that serves ``task``."""
         return task if self.heads == "multi" else 0
 
-    def phase_setup(self, M_total: int, eta=None, eta_v=None, weight_decay=None):
+    def phase_setup(self, M_total: int, eta: float | None = None, eta_v: float | None = None,
+                    weight_decay: float | None = None) -> TeacherStudent:
         """The :class:`TeacherStudent` of one phase, with ``M_total`` teacher fields."""
         eta = self.eta if eta is None else eta
         if eta_v is None:
@@ -110,7 +116,7 @@ class MultiTaskState:
     V_star: np.ndarray
     check: bool = field(default=True, repr=False, compare=False)
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         for name in ("Q", "R", "T", "V", "V_star"):
             arr = np.array(getattr(self, name), dtype=np.float64)
             if arr.ndim != 2:
@@ -129,9 +135,20 @@ class MultiTaskState:
         if self.check:
             self.as_overlaps(0, 0).validate()
 
-    K = property(lambda self: self.R.shape[0])
-    M = property(lambda self: self.V_star.shape[1])
-    P = property(lambda self: self.V_star.shape[0])
+    @property
+    def K(self) -> int:
+        """Student hidden units."""
+        return self.R.shape[0]
+
+    @property
+    def M(self) -> int:
+        """Hidden units per teacher."""
+        return self.V_star.shape[1]
+
+    @property
+    def P(self) -> int:
+        """Number of teachers."""
+        return self.V_star.shape[0]
 
     def v_star_ext(self, task: int) -> np.ndarray:
         """Teacher readouts seen by the error of ``task``: ``V_star[task]`` on its units, 0
@@ -153,8 +170,9 @@ class MultiTaskState:
                         check=False)
 
     @classmethod
-    def random(cls, setup: MultiTaskSetup, T, V_star, N=10_000, student_std=1e-3,
-               readout_std=1e-3, readout_mean=0.0, seed=None) -> "MultiTaskState":
+    def random(cls, setup: MultiTaskSetup, T: ArrayLike, V_star: ArrayLike, N: int = 10_000,
+               student_std: float = 1e-3, readout_std: float = 1e-3, readout_mean: float = 0.0,
+               seed: Seed = None) -> MultiTaskState:
         """Student drawn at input dimension N (i.i.d. Gaussian first layer and heads) against
         teachers with overlaps ``T`` (P*M, P*M) and readouts ``V_star`` (P, M).
 
@@ -198,8 +216,8 @@ def _wishart(rng, K, dof):
     return A @ A.T
 
 
-def teacher_overlaps(M: int, P: int = 2, feature_similarity=0.0, teacher_std: float = 1.0,
-                     orthogonal_units: bool = True) -> np.ndarray:
+def teacher_overlaps(M: int, P: int = 2, feature_similarity: float | Sequence[float] = 0.0,
+                     teacher_std: float = 1.0, orthogonal_units: bool = True) -> np.ndarray:
     """Teacher-teacher overlaps T (P*M, P*M) with a given feature similarity.
 
     Teacher 1's units are orthogonal with squared norm ``teacher_std**2`` (per component
@@ -232,7 +250,7 @@ def teacher_overlaps(M: int, P: int = 2, feature_similarity=0.0, teacher_std: fl
     return T
 
 
-def readout_with_similarity(v_star, similarity: float, seed=None) -> np.ndarray:
+def readout_with_similarity(v_star: ArrayLike, similarity: float, seed: Seed = None) -> np.ndarray:
     """A readout vector at angle ``arccos(similarity)`` to ``v_star`` with the same norm.
 
     For M = 1 only similarity +1 (the same readout) and -1 (reversal) exist. For M >= 2 the

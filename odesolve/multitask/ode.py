@@ -9,11 +9,15 @@ and adds the derived EWC terms (:mod:`odesolve.derive.ewc`,
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .. import committee
+from ..activations import Activation
 from .._jit import source_tag, specialise
 from ..activations import kernels_for
 from ..kernels._generated import ewc as generated_ewc
@@ -64,12 +68,13 @@ class ProtocolTrajectory:
     V_star: np.ndarray
     setup: MultiTaskSetup
     protocol: Protocol
-    status: int = 0
-    t_fail: float = np.nan
-    info: dict = field(default_factory=dict)
+    status: int | np.ndarray = 0
+    t_fail: float | np.ndarray = np.nan
+    info: dict[str, Any] = field(default_factory=dict)
 
     @property
-    def switch_times(self) -> list:
+    def switch_times(self) -> list[float]:
+        """Start times of phases 2, 3, ... (:attr:`Protocol.switch_times`)."""
         return self.protocol.switch_times
 
     def at(self, t: float) -> int:
@@ -77,7 +82,7 @@ class ProtocolTrajectory:
         return int(np.argmin(np.abs(self.t - t)))
 
 
-def _phase_times(protocol: Protocol, n_out: int, times) -> np.ndarray:
+def _phase_times(protocol: Protocol, n_out: int, times: ArrayLike | None) -> np.ndarray:
     """Output times: ``times`` plus every phase boundary, or ``n_out`` per phase."""
     bounds = np.concatenate([[0.0], np.cumsum([p.duration for p in protocol.phases])])
     if times is None:
@@ -88,8 +93,17 @@ def _phase_times(protocol: Protocol, n_out: int, times) -> np.ndarray:
     return np.unique(np.clip(out, 0.0, bounds[-1]))
 
 
-def fisher_diagonal(activation, Q, v):
+def fisher_diagonal(activation: str | Activation, Q: np.ndarray,
+                    v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Diagonal Fisher information of the output at the anchor (odesolve/derive/ewc.py).
+
+    Parameters
+    ----------
+    activation : str or Activation
+    Q : ndarray, shape (K, K)
+        Student-student overlaps at the anchor.
+    v : ndarray, shape (K,)
+        The anchored head.
 
     Returns
     -------
@@ -120,8 +134,9 @@ def _t_ewc_rhs(t, y, p, work, out):
     add_ewc_terms(y, p, out)      # noqa: F821
 
 
-def integrate_protocol(setup: MultiTaskSetup, state, protocol: Protocol,
-                       n_out: int = 101, times=None, method: str = "dopri5",
+def integrate_protocol(setup: MultiTaskSetup, state: MultiTaskState | Sequence[MultiTaskState],
+                       protocol: Protocol, n_out: int = 101, times: ArrayLike | None = None,
+                       method: str = "dopri5",
                        rtol: float = 1e-8, atol: float = 1e-10,
                        dt: float | None = None) -> ProtocolTrajectory:
     """Integrate the order-parameter ODEs through the phases of ``protocol``.
@@ -239,7 +254,8 @@ def _phase_setup(setup: MultiTaskSetup, ph):
                              weight_decay=ph.weight_decay), ph.ewc is not None
 
 
-def task_errors(setup: MultiTaskSetup, T, V_star, Q, R, V) -> np.ndarray:
+def task_errors(setup: MultiTaskSetup, T: np.ndarray, V_star: np.ndarray, Q: np.ndarray,
+                R: np.ndarray, V: np.ndarray) -> np.ndarray:
     """eps_g of every task through its head, for overlaps Q (n, K, K), R (n, K, P*M),
     V (n, H, K); shape (n, P). NaN where the overlaps are NaN."""
     n, K, PM = R.shape

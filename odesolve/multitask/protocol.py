@@ -14,7 +14,12 @@ the output of the previous phase's task (derived in :mod:`odesolve.derive.ewc`).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .model import MultiTaskSetup
 
 __all__ = ["Phase", "Protocol", "continual", "reversal", "deficit"]
 
@@ -54,7 +59,7 @@ class Phase:
     weight_decay: float | None = None
     ewc: float | None = None
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if not (isinstance(self.duration, (int, float)) and math.isfinite(self.duration)
                 and self.duration > 0):
             raise ValueError(f"phase `duration` must be a positive number, got "
@@ -76,9 +81,9 @@ class Phase:
 class Protocol:
     """A sequence of :class:`Phase` objects."""
 
-    phases: tuple
+    phases: Sequence[Phase]
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         phases = tuple(self.phases)
         if not phases or not all(isinstance(p, Phase) for p in phases):
             raise ValueError("a Protocol needs at least one Phase.")
@@ -88,10 +93,11 @@ class Protocol:
 
     @property
     def t_max(self) -> float:
+        """Total duration of the phases."""
         return float(sum(p.duration for p in self.phases))
 
     @property
-    def switch_times(self) -> list:
+    def switch_times(self) -> list[float]:
         """Start times of phases 2, 3, ..."""
         out, t = [], 0.0
         for p in self.phases[:-1]:
@@ -99,7 +105,7 @@ class Protocol:
             out.append(t)
         return out
 
-    def check(self, setup) -> None:
+    def check(self, setup: MultiTaskSetup) -> None:
         """Raise if a phase names a teacher or head the setup does not have."""
         for k, ph in enumerate(self.phases):
             if ph.teacher >= setup.P:
@@ -110,19 +116,20 @@ class Protocol:
                 raise ValueError(f"phase {k}: head {head} but the student has {setup.H} "
                                  "head(s).")
 
-    def head(self, setup, k: int) -> int:
+    def head(self, setup: MultiTaskSetup, k: int) -> int:
+        """The head trained and read in phase ``k``."""
         ph = self.phases[k]
         return setup.head_of(ph.teacher) if ph.head is None else ph.head
 
 
-def continual(t1: float, t2: float, ewc: float | None = None, **phase_kw) -> Protocol:
+def continual(t1: float, t2: float, ewc: float | None = None, **phase_kw: Any) -> Protocol:
     """Task 1 (teacher 0) for ``t1``, then task 2 (teacher 1) for ``t2``, optionally with EWC
     around the end-of-task-1 weights."""
     return Protocol((Phase(t1, teacher=0, **phase_kw),
                      Phase(t2, teacher=1, ewc=ewc, **phase_kw)))
 
 
-def reversal(t1: float, t2: float, **phase_kw) -> Protocol:
+def reversal(t1: float, t2: float, **phase_kw: Any) -> Protocol:
     """Teacher 0, then teacher 1 through the *same* head. Build teacher 1 as teacher 0 with
     flipped readouts (``readout_with_similarity(v, -1)``, feature similarity 1)."""
     return Protocol((Phase(t1, teacher=0, head=0, **phase_kw),
@@ -130,7 +137,7 @@ def reversal(t1: float, t2: float, **phase_kw) -> Protocol:
 
 
 def deficit(t_before: float, t_deficit: float, t_after: float, degraded: int = 1,
-            **phase_kw) -> Protocol:
+            **phase_kw: Any) -> Protocol:
     """A deficit window (critical-period studies): the intact teacher 0, then a degraded
     teacher (index ``degraded``, e.g. low feature similarity or a noisy copy) through the same
     head for ``t_deficit``, then teacher 0 again."""

@@ -10,7 +10,12 @@ the components l, and ``Fv_i = <g(lambda_i)^2>`` (odesolve/derive/ewc.py).
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
+from numpy.typing import ArrayLike
+
+from .._typing import Seed
 
 from ..activations import activation_functions
 from ..model import Overlaps
@@ -25,7 +30,8 @@ from .protocol import Protocol
 __all__ = ["simulate_protocol", "multitask_weights"]
 
 
-def multitask_weights(state: MultiTaskState, N: int, seed=None):
+def multitask_weights(state: MultiTaskState, N: int,
+                      seed: Seed = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Student and teacher weights in dimension N with exactly the overlaps of ``state``.
 
     Returns
@@ -54,7 +60,8 @@ def _fisher_mc(activation, W, v, n, rng):
 
 
 def simulate_protocol(setup: MultiTaskSetup, state: MultiTaskState, protocol: Protocol,
-                      N: int = 10_000, seeds=(0,), n_out: int = 51, times=None,
+                      N: int = 10_000, seeds: Sequence[int] = (0,), n_out: int = 51,
+                      times: ArrayLike | None = None,
                       fisher_samples: int = 4000, progress: bool = True) -> ProtocolTrajectory:
     """Simulate online SGD of the N-dimensional networks through ``protocol``.
 

@@ -6,13 +6,20 @@ the same numbers.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .. import committee
 from ..model import Overlaps
 from ..observables import summarise
 from ..solvers import solve
 from .spec import SweepSpec
+
+if TYPE_CHECKING:
+    from ..multitask import MultiTaskState, ProtocolTrajectory
 
 __all__ = ["run_chunk", "initial_states"]
 
@@ -26,7 +33,8 @@ def initial_states(spec: SweepSpec, g: int) -> Overlaps:
     return Overlaps.random(s.K, s.M, batch=spec.replicas, seed=rng, **init)
 
 
-def run_chunk(spec_dict: dict, grid, replica) -> dict:
+def run_chunk(spec_dict: Mapping[str, Any], grid: ArrayLike,
+              replica: ArrayLike) -> dict[str, np.ndarray]:
     """Integrate members ``(grid[j], replica[j])`` of a sweep and summarise them.
 
     Parameters
@@ -77,7 +85,7 @@ def run_chunk(spec_dict: dict, grid, replica) -> dict:
     return out
 
 
-def task_states(spec: SweepSpec, g: int) -> list:
+def task_states(spec: SweepSpec, g: int) -> list[MultiTaskState]:
     """The ``spec.replicas`` multi-task initial states of grid point ``g`` (protocol mode),
     drawn in order from the seed ``[spec.seed, g]``."""
     from ..multitask import MultiTaskState, teacher_overlaps
@@ -93,7 +101,7 @@ def task_states(spec: SweepSpec, g: int) -> list:
             for _ in range(spec.replicas)]
 
 
-def protocol_observables(traj) -> dict:
+def protocol_observables(traj: ProtocolTrajectory) -> dict[str, np.ndarray]:
     """Per member of a batched :class:`~odesolve.multitask.ProtocolTrajectory`: final eps_g
     of every task (B, P), forgetting of task 0 between the first switch and the end (B,),
     the teacher-side specialisation index for task 0 at the first switch (B,), and the eps_g
@@ -112,7 +120,8 @@ def protocol_observables(traj) -> dict:
             "specialisation_switch": spec, "eps_g": traj.eps_g}
 
 
-def _run_protocol_chunk(spec: SweepSpec, grid, replica) -> dict:
+def _run_protocol_chunk(spec: SweepSpec, grid: np.ndarray,
+                        replica: np.ndarray) -> dict[str, np.ndarray]:
     from ..multitask import integrate_protocol
 
     n = grid.size

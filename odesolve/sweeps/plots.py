@@ -10,17 +10,27 @@ with a note in the title and legend. The eps_g observables (>= 0 by definition) 
 """
 from __future__ import annotations
 
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, overload
+
 import numpy as np
 
 from ..observables import OBSERVABLES
 from ..plotting import (LOG_FLOOR, draw_member, failure_handle, save_figure, set_view,
                         view_limits)
-from .result import SweepResult
+from .result import Reduction, SweepResult
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+    from ..plotting import PathT
 
 __all__ = ["plot_heatmap", "plot_curves", "plot_sweep"]
 
 
-def _axes_pair(result: SweepResult, x, y):
+def _axes_pair(result: SweepResult, x: str | None, y: str | None) -> tuple[str, str]:
     grid = list(result.dims[:-1])
     if x is None or y is None:
         free = [d for d in grid if len(result.coords[d]) > 1] or grid
@@ -33,8 +43,27 @@ def _axes_pair(result: SweepResult, x, y):
     return x, y
 
 
-def plot_heatmap(result: SweepResult, observable: str = "eps_g_final", x=None, y=None,
-                 how: str = "median", path=None, log_color=None):
+@overload
+def plot_heatmap(result: SweepResult, observable: str = "eps_g_final", x: str | None = None,
+                 y: str | None = None, how: Reduction = "median", path: None = None,
+                 log_color: bool | None = None) -> Figure: ...
+
+
+@overload
+def plot_heatmap(result: SweepResult, observable: str = "eps_g_final", x: str | None = None,
+                 y: str | None = None, how: Reduction = "median", *, path: PathT,
+                 log_color: bool | None = None) -> PathT: ...
+
+
+@overload
+def plot_heatmap(result: SweepResult, observable: str, x: str | None, y: str | None,
+                 how: Reduction, path: PathT, log_color: bool | None = None) -> PathT: ...
+
+
+def plot_heatmap(result: SweepResult, observable: str = "eps_g_final", x: str | None = None,
+                 y: str | None = None, how: Reduction = "median",
+                 path: os.PathLike[str] | str | None = None,
+                 log_color: bool | None = None) -> Figure | os.PathLike[str] | str:
     """Heatmap of an observable over two swept parameters.
 
     The observable of the *successful* members is reduced (``how``: median, mean, min, max or
@@ -49,16 +78,17 @@ def plot_heatmap(result: SweepResult, observable: str = "eps_g_final", x=None, y
         A key of ``result.data`` of shape ``grid + (replicas,)``.
     x, y : str, optional
         Axis names; default the last two axes with more than one value.
-    how : str
+    how : {"median", "mean", "min", "max", "fraction_finite"}
+        Reduction over the replicas and the other axes (:meth:`SweepResult.reduce`).
     path : str or Path, optional
-        Save there (atomically) and return the path; otherwise return the figure.
+        Save there (atomically) and return the path as given; otherwise return the figure.
     log_color : bool, optional
         Log colour scale; default for positive data spanning more than two decades (for the
         eps_g observables after clipping at the round-off floor, module docstring).
 
     Returns
     -------
-    Path or matplotlib.figure.Figure
+    str or Path or matplotlib.figure.Figure
     """
     from matplotlib.colors import LogNorm
 
@@ -111,7 +141,7 @@ def _start_scale(result: SweepResult) -> float:
     return float(start.max()) if start.size and start.max() > 0 else 1.0
 
 
-def _mark_failed_cells(ax, failed) -> str:
+def _mark_failed_cells(ax: Axes, failed: np.ndarray) -> str:
     """Hatch the cells where every member failed; a red triangle and the failed fraction where
     some did. Returns a note for the title ("" when nothing failed)."""
     from matplotlib.patches import Rectangle
@@ -135,7 +165,24 @@ def _mark_failed_cells(ax, failed) -> str:
             f"{rows_p.size} (triangle)")
 
 
-def plot_curves(result: SweepResult, colour_by=None, path=None, max_curves: int = 400):
+@overload
+def plot_curves(result: SweepResult, colour_by: str | None = None, path: None = None,
+                max_curves: int = 400) -> Figure: ...
+
+
+@overload
+def plot_curves(result: SweepResult, colour_by: str | None = None, *, path: PathT,
+                max_curves: int = 400) -> PathT: ...
+
+
+@overload
+def plot_curves(result: SweepResult, colour_by: str | None, path: PathT,
+                max_curves: int = 400) -> PathT: ...
+
+
+def plot_curves(result: SweepResult, colour_by: str | None = None,
+                path: os.PathLike[str] | str | None = None,
+                max_curves: int = 400) -> Figure | os.PathLike[str] | str:
     """eps_g(t) of the members, overlaid and coloured by one swept parameter (log-log).
 
     Diverged members are dashed up to their failure, marked with a cross at the failure time,
@@ -147,15 +194,15 @@ def plot_curves(result: SweepResult, colour_by=None, path=None, max_curves: int 
         Must hold the curves (``keep="eps_g"``).
     colour_by : str, optional
         Axis whose value sets the colour; default the first axis with more than one value.
+    path : str or Path, optional
+        Save there (atomically) and return the path as given; otherwise return the figure.
     max_curves : int
         At most this many curves of successful members and this many of failed ones (evenly
         thinned).
-    path : str or Path, optional
-        Save there (atomically) and return the path; otherwise return the figure.
 
     Returns
     -------
-    Path or matplotlib.figure.Figure
+    str or Path or matplotlib.figure.Figure
     """
     from ..plotting import _pyplot
 
@@ -203,18 +250,27 @@ def plot_curves(result: SweepResult, colour_by=None, path=None, max_curves: int 
     return save_figure(fig, path)
 
 
-def plot_sweep(result: SweepResult, path, observable: str = "t_specialise", how="median"):
+def plot_sweep(result: SweepResult, path: os.PathLike[str] | str,
+               observable: str = "t_specialise", how: Reduction = "median") -> list[Path]:
     """The default figures of ``odesolve sweep``/``odesolve plot``: a heatmap (when two axes
     vary) and the eps_g curves, saved as ``<path>-<observable>.png`` and ``<path>-eps_g.png``.
 
     Diverged members are handled as in :func:`plot_heatmap` and :func:`plot_curves`.
 
+    Parameters
+    ----------
+    result : SweepResult
+    path : str or Path
+        Base name of the figures (a suffix is dropped).
+    observable : str
+        Observable of the heatmap (:func:`plot_heatmap`).
+    how : {"median", "mean", "min", "max", "fraction_finite"}
+        Its reduction.
+
     Returns
     -------
     list of Path
     """
-    from pathlib import Path
-
     base = Path(path).with_suffix("")
     out = []
     varying = [d for d in result.dims[:-1] if len(result.coords[d]) > 1]

@@ -22,16 +22,25 @@ from __future__ import annotations
 import json
 import warnings
 import zipfile
+import os
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from ..io import load_npz, save_npz
 from .spec import SweepSpec
 
+if TYPE_CHECKING:
+    import xarray
+
 __all__ = ["SweepResult", "load_sweep", "SweepFileError", "READ_ERRORS"]
+
+#: the reductions of :meth:`SweepResult.reduce`
+Reduction = Literal["median", "mean", "min", "max", "fraction_finite"]
 
 #: what reading a truncated or corrupt ``.npz`` can raise (besides a missing file)
 READ_ERRORS = (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error,
@@ -48,7 +57,7 @@ class SweepFileError(ValueError):
         The file (a result, a part file, the spec of the parts, or the lock file).
     """
 
-    def __init__(self, path, message: str):
+    def __init__(self, path: os.PathLike[str] | str, message: str) -> None:
         self.path = Path(path)
         super().__init__(f"{self.path}: {message}")
 
@@ -74,13 +83,13 @@ class SweepResult:
     """
 
     spec: SweepSpec
-    dims: tuple
-    coords: dict
+    dims: tuple[str, ...]
+    coords: dict[str, np.ndarray]
     t: np.ndarray
-    data: dict
-    info: dict = field(default_factory=dict)
+    data: dict[str, np.ndarray]
+    info: dict[str, Any] = field(default_factory=dict)
 
-    def __getitem__(self, name) -> np.ndarray:
+    def __getitem__(self, name: str) -> np.ndarray:
         return self.data[name]
 
     @property
@@ -88,7 +97,7 @@ class SweepResult:
         """Boolean, shape ``spec.shape + (replicas,)``: the member finished (status 0)."""
         return self.data["status"] == 0
 
-    def reduce(self, name: str, how: str = "median", over=("replica",),
+    def reduce(self, name: str, how: Reduction = "median", over: Sequence[str] = ("replica",),
                successful_only: bool = False) -> np.ndarray:
         """Reduce an observable over some axes, ignoring NaN (failed or never reached).
 
@@ -129,14 +138,14 @@ class SweepResult:
             warnings.simplefilter("ignore", RuntimeWarning)     # all-NaN slices -> NaN
             return funcs[how](x, axis=axes)
 
-    def reduce_failed(self, over=("replica",)) -> np.ndarray:
+    def reduce_failed(self, over: Sequence[str] = ("replica",)) -> np.ndarray:
         """Fraction of members that diverged (``status != 0``), reduced over ``over``."""
         bad = [d for d in over if d not in self.dims]
         if bad:
             raise ValueError(f"unknown axis {bad}; the axes are {self.dims}.")
         return (~self.success).mean(axis=tuple(self.dims.index(d) for d in over))
 
-    def to_xarray(self):
+    def to_xarray(self) -> xarray.Dataset:
         """An ``xarray.Dataset`` (needs xarray, which odesolve does not depend on)."""
         import xarray as xr
 
@@ -150,7 +159,8 @@ class SweepResult:
                           attrs={"sweep": str(self.spec.to_dict())})
 
     # -- files ---------------------------------------------------------------------------
-    def save(self, path) -> Path:
+    def save(self, path: os.PathLike[str] | str) -> Path:
+        """Write the result atomically to ``path`` (``.npz``, the spec embedded); return it."""
         arrays = {f"coord_{k}": np.asarray(v) for k, v in self.coords.items()}
         arrays["t"] = self.t
         arrays.update(self.data)
@@ -159,7 +169,7 @@ class SweepResult:
         return save_npz(path, arrays, config)
 
     @classmethod
-    def load(cls, path) -> "SweepResult":
+    def load(cls, path: os.PathLike[str] | str) -> SweepResult:
         """Read a result file (see :func:`load_sweep`)."""
         path = Path(path)
         arrays, config = read_npz(path, "sweep result")
@@ -186,7 +196,8 @@ class SweepResult:
                    {"path": str(path), "fingerprint": config.get("fingerprint")})
 
 
-def read_npz(path, what: str) -> tuple[dict, dict | None]:
+def read_npz(path: os.PathLike[str] | str,
+             what: str) -> tuple[dict[str, np.ndarray], dict[str, Any] | None]:
     """:func:`odesolve.io.load_npz`, raising :class:`SweepFileError` for a missing, truncated
     or corrupt file (``what`` names the kind of file in the message)."""
     path = Path(path)
@@ -200,7 +211,7 @@ def read_npz(path, what: str) -> tuple[dict, dict | None]:
                              "again.") from None
 
 
-def load_sweep(path) -> SweepResult:
+def load_sweep(path: os.PathLike[str] | str) -> SweepResult:
     """Read a sweep result file written by :func:`odesolve.sweep`.
 
     Parameters

@@ -27,7 +27,10 @@ import socket
 import sys
 import time
 import uuid
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -37,17 +40,23 @@ from .chunk import run_chunk
 from .result import READ_ERRORS, SweepFileError, SweepResult
 from .spec import SweepSpec
 
+if TYPE_CHECKING:
+    from distributed import Client
+
 __all__ = ["sweep", "run_spec", "result_path", "OutputLock"]
 
 
-def sweep(setup=None, axes=None, *, points=None, init=None, replicas: int = 4,
-          t_max: float = 100.0, out=None, scheduler=None, progress: bool = True,
-          restart: bool = False, overwrite: bool = False, **options) -> SweepResult:
+def sweep(setup: TeacherStudent | Mapping[str, Any] | None = None,
+          axes: Mapping[str, Sequence[Any] | np.ndarray] | None = None, *,
+          points: list[dict[str, Any]] | None = None, init: Mapping[str, Any] | None = None,
+          replicas: int = 4, t_max: float = 100.0, out: os.PathLike[str] | str | None = None,
+          scheduler: str | Client | None = None, progress: bool = True,
+          restart: bool = False, overwrite: bool = False, **options: Any) -> SweepResult:
     """Integrate the ODEs over a grid (or list) of parameters, several initial states each.
 
     Parameters
     ----------
-    setup : TeacherStudent or dict
+    setup : TeacherStudent or dict, optional
         The fixed part of the model (swept parameters override it).
     axes : dict of name -> sequence, optional
         Swept parameters (a grid over their product), any of ``K, M, activation, eta, eta_v,
@@ -115,7 +124,8 @@ def sweep(setup=None, axes=None, *, points=None, init=None, replicas: int = 4,
                     overwrite=overwrite)
 
 
-def run_spec(spec: SweepSpec, out=None, scheduler=None, progress: bool = True,
+def run_spec(spec: SweepSpec, out: os.PathLike[str] | str | None = None,
+             scheduler: str | Client | None = None, progress: bool = True,
              restart: bool = False, overwrite: bool = False) -> SweepResult:
     """Run a :class:`SweepSpec` (see :func:`sweep` for the arguments, the result and the
     errors)."""
@@ -131,7 +141,7 @@ def run_spec(spec: SweepSpec, out=None, scheduler=None, progress: bool = True,
         return _run(spec, _PartStore(path, spec, restart), scheduler, progress, tic)
 
 
-def result_path(out) -> Path:
+def result_path(out: os.PathLike[str] | str) -> Path:
     """The result file of an output path (``.npz`` suffix added when missing)."""
     path = Path(out)
     return path if path.suffix == ".npz" else path.with_suffix(".npz")
@@ -338,7 +348,7 @@ class OutputLock:
 
     Parameters
     ----------
-    path : Path
+    path : str or Path
         The result file ``<out>`` (``.npz``).
 
     Examples
@@ -347,7 +357,7 @@ class OutputLock:
     ...     ...                                               # write sweep.npz
     """
 
-    def __init__(self, path: Path):
+    def __init__(self, path: os.PathLike[str] | str) -> None:
         self.path = Path(str(path) + ".lock")
         self.out = Path(path)
         self.token = uuid.uuid4().hex
@@ -373,7 +383,8 @@ class OutputLock:
         raise SweepFileError(self.path, "could not take over this stale lock (another run "
                              "keeps replacing it); delete it if no run is active.")
 
-    def __exit__(self, exc_type, exc, tb):
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> Literal[False]:
         if self.held and (self._read(self.path) or {}).get("token") == self.token:
             self.path.unlink(missing_ok=True)
         self.held = False

@@ -12,11 +12,16 @@ import hashlib
 import itertools
 import json
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from ..model import TeacherStudent
+
+if TYPE_CHECKING:
+    from ..multitask import MultiTaskSetup, Protocol
 
 __all__ = ["SweepSpec", "SETUP_PARAMS", "INIT_PARAMS", "TASK_PARAMS", "Chunk"]
 
@@ -75,14 +80,14 @@ class SweepSpec:
         Definitions of ``t_specialise`` and ``t_learn`` (:mod:`odesolve.observables`).
     """
 
-    base: dict = field(default_factory=dict)
-    axes: dict = field(default_factory=dict)
-    points: list | None = None
+    base: dict[str, Any] = field(default_factory=dict)
+    axes: dict[str, Sequence[Any] | np.ndarray] = field(default_factory=dict)
+    points: list[dict[str, Any]] | None = None
     replicas: int = 4
     t_max: float = 100.0
     n_out: int = 101
     log_times: bool = False
-    times: list | None = None
+    times: list[float] | None = None
     method: str = "dopri5"
     rtol: float = 1e-6
     atol: float = 1e-8
@@ -90,12 +95,12 @@ class SweepSpec:
     max_steps: int = 10**7
     seed: int = 0
     chunk_size: int = 2048
-    protocol: list | None = None
-    keep: str = "eps_g"
+    protocol: list[dict[str, Any]] | None = None
+    keep: Literal["eps_g", "summary"] = "eps_g"
     specialise_threshold: float = 0.5
     learn_fraction: float = 0.01
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         known = set(SETUP_PARAMS) | set(INIT_PARAMS)
         if self.protocol is not None:
             known |= set(TASK_PARAMS)
@@ -166,12 +171,12 @@ class SweepSpec:
 
     # -- the grid ------------------------------------------------------------------------
     @property
-    def dims(self) -> tuple:
+    def dims(self) -> tuple[str, ...]:
         """Names of the grid axes (``("point",)`` for a list of settings)."""
         return ("point",) if self.points is not None else tuple(self.axes)
 
     @property
-    def shape(self) -> tuple:
+    def shape(self) -> tuple[int, ...]:
         """Grid shape (without the replica axis)."""
         if self.points is not None:
             return (len(self.points),)
@@ -179,13 +184,15 @@ class SweepSpec:
 
     @property
     def n_grid(self) -> int:
+        """Number of grid points."""
         return int(np.prod(self.shape, dtype=np.int64))
 
     @property
     def n_members(self) -> int:
+        """Number of members: grid points times replicas."""
         return self.n_grid * self.replicas
 
-    def grid_points(self) -> list:
+    def grid_points(self) -> list[dict[str, Any]]:
         """Parameters of every grid point (base + swept), flat C order."""
         return self._points
 
@@ -196,20 +203,23 @@ class SweepSpec:
         return [{**self.base, **dict(zip(names, combo))}
                 for combo in itertools.product(*self.axes.values())]
 
-    def swept(self, params: dict) -> dict:
+    def swept(self, params: Mapping[str, Any]) -> dict[str, Any]:
         """The swept part of a grid point's parameters."""
         keys = set().union(*self.points) if self.points is not None else set(self.axes)
         return {k: params[k] for k in params if k in keys}
 
     @staticmethod
-    def setup_params(params: dict) -> dict:
+    def setup_params(params: Mapping[str, Any]) -> dict[str, Any]:
+        """The :class:`~odesolve.TeacherStudent` part of a grid point's parameters."""
         return {k: params[k] for k in SETUP_PARAMS if k in params}
 
     @staticmethod
-    def init_params(params: dict) -> dict:
+    def init_params(params: Mapping[str, Any]) -> dict[str, Any]:
+        """The initialisation part (:meth:`~odesolve.Overlaps.random`) of a grid point's
+        parameters."""
         return {k: params[k] for k in INIT_PARAMS if k in params}
 
-    def task_setup(self, g: int):
+    def task_setup(self, g: int) -> tuple[MultiTaskSetup, Protocol, float]:
         """Grid point ``g`` as (MultiTaskSetup, Protocol, feature similarity) (protocol mode)."""
         from ..multitask import MultiTaskSetup, Phase, Protocol
 
@@ -232,6 +242,7 @@ class SweepSpec:
         return self._setups[g]
 
     def output_times(self) -> np.ndarray:
+        """The output times of every member, shape (n,)."""
         from ..integration import output_times
 
         if self.protocol is not None:
@@ -245,7 +256,9 @@ class SweepSpec:
             return np.concatenate([[0.0], np.geomspace(first, self.t_max, self.n_out - 1)])
         return np.linspace(0.0, self.t_max, self.n_out)
 
-    def structural_key(self, g: int) -> tuple:
+    def structural_key(self, g: int) -> tuple[int, int, str]:
+        """``(K, M, activation name)`` of grid point ``g``: members sharing it share the
+        compiled problem."""
         s = self._setups[g]
         return (s.K, s.M, s.activation_name)
 
@@ -271,7 +284,8 @@ class SweepSpec:
         return out
 
     # -- identity ------------------------------------------------------------------------
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
+        """The fields as plain data (:meth:`from_dict` inverts it)."""
         return {"base": self.base, "axes": self.axes, "points": self.points,
                 "replicas": self.replicas, "t_max": self.t_max, "n_out": self.n_out,
                 "log_times": self.log_times, "times": self.times, "method": self.method,
@@ -282,7 +296,8 @@ class SweepSpec:
                 "learn_fraction": self.learn_fraction}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "SweepSpec":
+    def from_dict(cls, d: Mapping[str, Any]) -> SweepSpec:
+        """The spec of :meth:`to_dict`'s output."""
         return cls(**d)
 
     def fingerprint(self) -> str:
