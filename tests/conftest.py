@@ -7,9 +7,21 @@ records *before* it asserts, so a failing check shows up on the page as failing.
 """
 from __future__ import annotations
 
+import os
+
 import pytest
+from hypothesis import settings
 
 from odesolve._records import record
+
+# Property-based tests (tests/test_properties_*.py) are derandomised, so that every run, local or
+# CI, draws the same examples; no example database is written. HYPOTHESIS_PROFILE=explore draws
+# fresh examples each run (for a search by hand, e.g. with --hypothesis-seed).
+settings.register_profile("ci", derandomize=True, database=None, deadline=None,
+                          print_blob=True)
+settings.register_profile("explore", derandomize=False, database=None, deadline=None,
+                          print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture
