@@ -47,17 +47,24 @@ def _fast_module(activation):
 #: relative tolerance of the positive semi-definiteness check of the field covariance; it must
 #: exceed the integration error, since perfect learning makes the covariance exactly singular
 PSD_RTOL = 1e-6
+#: an overlap Q_ii or T_nn, or a squared readout v_i^2, above this bound means the run blew up.
+#: Overlaps of weights of any sensible scale are far below it; without the bound a run that
+#: grows exponentially stays finite up to t_max (values of 1e250 and more) and would be
+#: returned as a success.
+BLOWUP = 1e12
 
 
 @numba.njit(cache=True)
 def is_valid_state(t, y, p, work):
-    """True when the field covariance [[Q, R], [R^T, T]] is positive semi-definite.
+    """True when the field covariance [[Q, R], [R^T, T]] is positive semi-definite and no
+    overlap or readout has blown up.
 
     A Cholesky factorisation in ``work`` with tolerance: a pivot below ``-rtol * scale``
     (scale = largest diagonal entry, ``rtol`` the last entry of ``p``, :func:`psd_tolerance`)
     means the state left the cone of valid overlaps. A pivot
     within the tolerance of zero is a singular direction, which is legitimate (perfect
     learning makes student and teacher fields coincide); its column must then vanish too.
+    A diagonal overlap or a squared readout above :data:`BLOWUP` is a blow-up (invalid).
     """
     K = int(p[0])
     M = int(p[1])
@@ -68,9 +75,12 @@ def is_valid_state(t, y, p, work):
     generated.load_fields(y, p, C, c)
     scale = 0.0
     for j in range(F):
-        if not np.isfinite(C[j, j]):
+        if not abs(C[j, j]) <= BLOWUP:                    # also catches inf and NaN
             return False
         scale = max(scale, abs(C[j, j]))
+    for i in range(K):
+        if not c[i] * c[i] <= BLOWUP:                     # the readouts, c = (-v, v*)
+            return False
     tol = p[N_FIXED_PARAMS + M * M + M] * max(scale, 1e-300)
     for j in range(F):
         s = C[j, j]

@@ -204,12 +204,13 @@ def draw_member(ax: Axes, t: np.ndarray, y: ArrayLike, failed: bool = False,
 def mark_failure(ax: Axes, t: np.ndarray, y: np.ndarray, t_fail: float,
                  lim: tuple[float, float] | None, color: ColorType) -> None:
     """A cross at the failure time ``t_fail`` (NaN: the time of the last finite value of
-    ``y``), at the last finite value of ``y`` held inside the view ``lim``."""
+    ``y``), at the last finite value of ``y`` held inside the view ``lim``; at the top of the
+    view when the member failed before its first drawn value (a blow-up leaves the frame)."""
     finite = np.flatnonzero(np.isfinite(y))
     if not finite.size and lim is None:
         return
     tf = t_fail if np.isfinite(t_fail) else t[finite[-1]] if finite.size else t[0]
-    yf = y[finite[-1]] if finite.size else lim[0]
+    yf = y[finite[-1]] if finite.size else lim[1]
     if lim is not None:
         yf = min(max(yf, lim[0]), lim[1])
     ax.plot([tf], [yf], color=color, **FAIL_MARKER)

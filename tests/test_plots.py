@@ -18,13 +18,14 @@ pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")     # overflow
 @pytest.fixture(scope="module")
 def diverging_sweep():
     """The reported case: linear units, fixed readouts (eta_v = 0), eta up to 8. Members with
-    eta v^2 beyond the stability limit blow up (values to ~1e304) and are flagged."""
+    eta v^2 beyond the stability limit blow up and are flagged when an overlap passes
+    odesolve.committee.BLOWUP (before that bound, values grew to ~1e304 unflagged)."""
     res = odesolve.sweep(TeacherStudent(2, 2, "linear", eta_v=0.0),
                          axes={"eta": [1.0, 2.0, 4.0, 8.0], "readout_std": [0.1, 1.0]},
                          replicas=3, t_max=50.0, progress=False)
     ok = res.success
     assert ok.any() and (~ok).any() and (~ok).reshape(4, 2, 3).all(axis=-1).any()
-    assert np.nanmax(res["eps_g"][~ok]) > 1e250                  # blown up before failing
+    assert np.nanmax(res["eps_g"][~ok]) > 1e10      # blown up (to the BLOWUP bound) before failing
     return res
 
 
@@ -53,7 +54,7 @@ def test_sweep_curves_are_scaled_by_the_successful_members(diverging_sweep):
     # the successful members are in view; the blow-up of the failed ones is not
     assert top_good <= hi <= FAILED_SPAN["log"] * top_good * 10 ** (0.05 * np.log10(hi / lo)
                                                                      + 1e-9)
-    assert hi < 1e-3 * np.nanmax(bad)
+    assert hi < np.nanmax(bad)                                  # the blow-up leaves the frame
     # every member is drawn, every failed one dashed and marked at its failure time
     assert len(_curves(ax)) == res.success.size
     dashed = [ln for ln in _curves(ax) if ln.get_linestyle() == "--"]
@@ -121,8 +122,8 @@ def test_trajectory_figure_of_a_diverging_run():
     state = Overlaps(np.array([[0.25]]), np.array([[0.1]]), np.eye(1), np.ones(1), np.ones(1))
     traj = odesolve.integrate(setup, state, t_max=800.0, n_out=401, method="dopri5",
                               on_failure="flag")
-    assert not traj.success and 100 < traj.t_fail < 800
-    assert np.nanmax(traj.eps_g) > 1e250
+    assert not traj.success and 10 < traj.t_fail < 800
+    assert np.nanmax(traj.eps_g) > 1e10
     fig = plot_trajectory(traj)
     eps_ax = fig.axes[0]
     lo, hi = _finite_limits(eps_ax)
