@@ -62,6 +62,8 @@ FAIL_MARKER = {"marker": "x", "ms": 7, "mew": 1.6, "ls": "none"}
 #: beyond the frame, drawn values are clipped this many frame heights (or decades) away, so that
 #: no transform overflows and lines still leave the frame at the right angle
 _OUTSIDE = 1e3
+#: nothing larger in magnitude is drawn (matplotlib's autoscaling overflows near 1e308)
+_DRAWABLE = 1e200
 
 
 def _pyplot():
@@ -127,7 +129,8 @@ def view_limits(values: ArrayLike, ok: ArrayLike, log: bool = False) -> tuple[fl
         start = start[np.isfinite(start)]
         scale = float(start.max()) if start.size and start.max() > 0 else float(np.abs(x).max())
         x = np.maximum(x, LOG_FLOOR * (scale if scale > 0 else 1.0))
-    return float(x.min()), float(x.max())
+    return (float(np.clip(x.min(), -_DRAWABLE, _DRAWABLE)),
+            float(np.clip(x.max(), -_DRAWABLE, _DRAWABLE)))
 
 
 def clip_to_view(y: ArrayLike, lim: tuple[float, float] | None, log: bool = False) -> np.ndarray:
@@ -142,14 +145,15 @@ def clip_to_view(y: ArrayLike, lim: tuple[float, float] | None, log: bool = Fals
         From :func:`view_limits`; None: only non-positive values are dropped on a log axis.
     log : bool
     """
-    y = np.asarray(y, dtype=np.float64)
+    y = np.clip(np.asarray(y, dtype=np.float64), -_DRAWABLE, _DRAWABLE)
     if lim is None:
         return np.where(y > 0, y, np.nan) if log else y
     lo, hi = lim
     if log:
-        return np.clip(y, lo, hi * _OUTSIDE)
+        return np.clip(y, lo, min(hi * _OUTSIDE, _DRAWABLE))
     height = hi - lo if hi > lo else max(abs(hi), 1.0)
-    return np.clip(y, lo - _OUTSIDE * height, hi + _OUTSIDE * height)
+    return np.clip(y, max(lo - _OUTSIDE * height, -_DRAWABLE),
+                   min(hi + _OUTSIDE * height, _DRAWABLE))
 
 
 def set_view(ax: Axes, lim: tuple[float, float] | None, log: bool = False) -> None:
@@ -161,7 +165,8 @@ def set_view(ax: Axes, lim: tuple[float, float] | None, log: bool = False) -> No
     if log:
         a, b = np.log10(lo), np.log10(hi)
         pad = 0.05 * (b - a) if b > a else 0.5
-        ax.set_ylim(10.0 ** (a - pad), 10.0 ** (b + pad))
+        top = np.log10(_DRAWABLE) + 10.0
+        ax.set_ylim(10.0 ** max(a - pad, -top), 10.0 ** min(b + pad, top))
     else:
         pad = 0.05 * (hi - lo) if hi > lo else 0.05 * (abs(hi) or 1.0)
         ax.set_ylim(lo - pad, hi + pad)

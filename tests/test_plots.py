@@ -191,3 +191,24 @@ def test_comparison_figure_of_a_diverging_run():
     lo, hi = fig.axes[0].get_ylim()
     assert hi <= FAILED_SPAN_START["log"] * eps0 * 10 ** (0.05 * np.log10(hi / lo) + 1e-9)
     assert "diverged: ode and sim" in fig._suptitle.get_text()
+
+
+@pytest.mark.parametrize("log", [True, False])
+def test_values_near_the_float_limit_do_not_break_a_figure(log):
+    """A curve that reached 1e305 (a result file written before the blow-up bound, or any
+    data) is drawn and the axis limits stay finite instead of matplotlib's autoscaling
+    overflowing ("Axis limits cannot be NaN or Inf")."""
+    import matplotlib.pyplot as plt
+
+    from odesolve.plotting import draw_member, set_view, view_limits
+    t = np.linspace(0.1, 10.0, 50)
+    curves = np.stack([np.exp(-t), np.minimum(np.exp(70 * t), 1e305)])
+    lim = view_limits(curves, np.array([True, True]), log=log)
+    fig, ax = plt.subplots()
+    for y in curves:
+        draw_member(ax, t, y, lim=lim, log=log)
+    set_view(ax, lim, log=log)
+    fig.canvas.draw()
+    lo, hi = _finite_limits(ax)
+    assert hi >= 1e199 and (lo <= np.exp(-10.0) if log else lo <= 0.0)
+    plt.close(fig)
