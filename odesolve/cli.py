@@ -29,6 +29,7 @@ Output files (also in ``odesolve --help``)::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import inspect
 import math
 import os
@@ -206,6 +207,20 @@ def _load(args, command: str) -> dict:
     return cfg.load_config(args.config, command)
 
 
+@contextlib.contextmanager
+def _reading(args):
+    """A :class:`~odesolve.config.ConfigError` of the readers that build objects from a
+    loaded configuration (rules that span keys) names the file, as load_config's do."""
+    from .config import ConfigError
+
+    try:
+        yield
+    except ConfigError as err:
+        if args.config is None:
+            raise
+        raise ConfigError(f"{Path(args.config).name}: {err}") from None
+
+
 def _cmd_run(args) -> int:
     import numpy as np
 
@@ -218,9 +233,10 @@ def _cmd_run(args) -> int:
         sys.stdout.write(cfg.example_text("default"))
         return EXIT_OK
     conf = _load(args, "run")
-    setup = cfg.setup_from_config(conf)
-    state = cfg.state_from_config(conf, setup)
-    opts = cfg.solver_options(conf)
+    with _reading(args):
+        setup = cfg.setup_from_config(conf)
+        state = cfg.state_from_config(conf, setup)
+        opts = cfg.solver_options(conf, "run")
     out = conf.get("output", {})
     path = result_path("run", args.output, out.get("path"), args.config)
     figure = path.with_suffix(".png") if out.get("plot", True) and not args.no_plot else None
@@ -310,11 +326,12 @@ def _cmd_compare(args) -> int:
         sys.stdout.write(cfg.example_text("compare"))
         return EXIT_OK
     conf = _load(args, "compare")
-    setup = cfg.setup_from_config(conf)
-    state = cfg.state_from_config(conf, setup)
-    opts = cfg.solver_options(conf)
+    with _reading(args):
+        setup = cfg.setup_from_config(conf)
+        state = cfg.state_from_config(conf, setup)
+        opts = cfg.solver_options(conf, "compare")
+        sim = cfg.simulation_options(conf)
     opts.pop("max_steps", None)
-    sim = cfg.simulation_options(conf)
     out = conf.get("output", {})
     path = result_path("compare", args.output, out.get("path"), args.config)
     plot = out.get("plot", True)
@@ -366,7 +383,8 @@ def _cmd_sweep(args) -> int:
         sys.stdout.write(cfg.example_text("sweep"))
         return EXIT_OK
     conf = _load(args, "sweep")
-    spec = cfg.sweep_spec_from_config(conf)
+    with _reading(args):
+        spec = cfg.sweep_spec_from_config(conf)
     out = conf.get("output", {})
     path = result_path("sweep", args.output, out.get("path"), args.config)
     observable = out.get("observable", "t_specialise")
@@ -570,8 +588,10 @@ def _one_line(text) -> str:
 
 
 def _subparser(sub, name: str, help: str):
-    return sub.add_parser(name, help=help, epilog=EXAMPLES[name],
-                          formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = sub.add_parser(name, help=help, epilog=EXAMPLES[name],
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.set_defaults(command_parser=parser)     # reports the command's own argument errors
+    return parser
 
 
 _OUTPUT_HELP = ("output base name ({0}); a name ending in {1} is the result file itself, "
@@ -688,7 +708,10 @@ def main(argv=None) -> int:
     """Run the command line; returns the exit code (module docstring, "exit codes")."""
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args, extras = parser.parse_known_args(argv)
+        if extras:                              # said by the command's parser, in its name
+            getattr(args, "command_parser", parser).error(
+                f"unrecognized arguments: {' '.join(extras)}")
     except SystemExit as stop:                  # --help, or an argument error (one line)
         return stop.code if isinstance(stop.code, int) else EXIT_OK
     if args.command is None:

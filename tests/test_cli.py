@@ -493,6 +493,34 @@ def test_misspelt_section_is_refused_at_the_command_line(tmp_path, capsys):
     assert "unknown section [simulaton]; did you mean [simulation]?" in line
 
 
+def test_unknown_option_is_reported_by_the_command_it_was_given_to(capsys):
+    assert main(["run", "--ax"]) == 2
+    assert capsys.readouterr().err == ("odesolve run: error: unrecognized arguments: --ax; see "
+                                       "`odesolve run --help`.\n")
+    assert main(["--ax"]) == 2                     # no command: the top-level parser says it
+    assert capsys.readouterr().err.startswith("odesolve: error: unrecognized arguments: --ax")
+
+
+@pytest.mark.parametrize("command, text, needle", [
+    ("run", CONFIG.replace("v_star = [1.0, 1.0]", "v_star = [1.0, 1.0, 1.0]"), "[init]"),
+    ("run", CONFIG.replace("K = 2", "K = 3"), "[init] `Q`, `R`"),      # overlaps of K = 2
+    ("run", CONFIG.replace("dt = 0.05", "dt = 5.0"), "[solver] `dt`"),
+    ("compare", COMPARE_CONFIG.replace("n_out = ", "dt = 5.0\nn_out = "), "[solver] `dt`"),
+    ("sweep", SMALL_SWEEP.replace("student_std = 0.2", "v_star = [1.0]\nstudent_std = 0.2")
+     .replace("M = 2", "M = 3"), "[init] `v_star`"),
+])
+def test_rules_across_keys_name_the_file_before_any_work(tmp_path, capsys, command, text,
+                                                         needle):
+    """Checked when the objects are built from the file, before anything is printed or
+    written: one line naming the file, the section and the key."""
+    path = write(tmp_path, "cfg.toml", text)
+    assert main([command, path, "-o", str(tmp_path / "out" / "r")]) == 2
+    out, err = capsys.readouterr()
+    line = one_error_line(err, command)
+    assert line.startswith(f"odesolve {command}: error: cfg.toml: ") and needle in line, line
+    assert out == "" and sorted(p.name for p in tmp_path.iterdir()) == ["cfg.toml"]
+
+
 def test_compare_without_config_points_to_the_example(capsys):
     assert main(["compare"]) == 2
     assert "--print-example" in one_error_line(capsys.readouterr().err, "compare")

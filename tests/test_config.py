@@ -242,6 +242,71 @@ def test_sweep_spec_from_a_valid_config():
     assert spec.base == {"K": 2, "M": 2, "student_std": 0.2} and spec.n_out == 11
 
 
+def built(text, reader, *args):
+    """The ConfigError message of ``reader(config, *args)`` for a schema-valid ``text``."""
+    conf = tomllib.loads(text)
+    with pytest.raises(ConfigError) as info:
+        reader(conf, *args)
+    return str(info.value)
+
+
+def test_default_n_out_is_that_of_the_function_each_command_calls():
+    import dataclasses
+    import inspect
+
+    import odesolve
+    from odesolve.sweeps import SweepSpec
+
+    for command, func in (("run", odesolve.integrate), ("compare", odesolve.compare)):
+        assert cfg.DEFAULT_N_OUT[command] == inspect.signature(func).parameters["n_out"].default
+    n_out = next(f for f in dataclasses.fields(SweepSpec) if f.name == "n_out")
+    assert cfg.DEFAULT_N_OUT["sweep"] == n_out.default
+
+
+@pytest.mark.parametrize("command", ["run", "compare"])
+def test_step_longer_than_the_output_spacing_is_refused_naming_solver_and_dt(command):
+    """integrate's rule (a fixed step is not cut to the output spacing), applied when the
+    options are built: t_max = 20 with 21 outputs is a spacing of 1."""
+    text = RUN.replace("n_out = 21", "n_out = 21\ndt = {}")
+    msg = built(text.format(1.5), cfg.solver_options, command)
+    assert msg.startswith("[solver] `dt` = 1.5 is longer than the spacing")
+    assert cfg.solver_options(tomllib.loads(text.format(1.0)), command)["dt"] == 1.0
+
+
+def test_default_step_may_be_shortened_for_log_times():
+    """Without dt, the default step is shortened where outputs are closer (as integrate)."""
+    conf = tomllib.loads(RUN.replace("n_out = 21", "n_out = 21\nlog_times = true"))
+    assert "dt" not in cfg.solver_options(conf)
+
+
+def test_times_that_end_before_t_max_are_refused_naming_solver():
+    msg = built(RUN.replace("n_out = 21", "times = [0.0, 5.0]"), cfg.solver_options)
+    assert msg.startswith("[solver] `times` ends at 5")
+
+
+@pytest.mark.parametrize("command", ["run", "compare"])
+def test_log_times_without_n_out_use_the_command_default(command):
+    conf = tomllib.loads(RUN.replace("n_out = 21", "log_times = true"))
+    assert len(cfg.solver_options(conf, command)["times"]) == cfg.DEFAULT_N_OUT[command]
+
+
+@pytest.mark.parametrize("key", ["K", "M"])
+def test_sweep_without_k_or_m_points_to_setup_and_the_axes(key):
+    msg = built(SWEEP.replace(f"{key} = 2\n", ""), cfg.sweep_spec_from_config)
+    assert msg.startswith(f"[sweep] needs `{key}`")
+    assert "[setup]" in msg and "[sweep.axes]" in msg and "`base`" not in msg
+
+
+def test_sweep_v_star_of_the_wrong_length_names_its_section_and_the_grid_point():
+    msg = built(SWEEP.replace("student_std = 0.2", "v_star = [1.0, 1.0, 1.0]"),
+                cfg.sweep_spec_from_config)
+    assert msg.startswith("[sweep] grid point 0 ")
+    assert "[init] `v_star` must be a number or have shape (2,), got shape (3,)" in msg
+    msg = built(SWEEP.replace("readout_std = [0.1, 1.0]", "v_star = [[1.0, 1.0], [1.0]]"),
+                cfg.sweep_spec_from_config)
+    assert "[sweep.axes] `v_star`" in msg and "grid point 1 " in msg
+
+
 def test_load_config_reports_missing_broken_and_invalid_files(tmp_path):
     with pytest.raises(ConfigError, match="does not exist"):
         cfg.load_config(tmp_path / "nope.toml")

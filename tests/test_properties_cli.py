@@ -171,12 +171,6 @@ class TestRulesAcrossKeys:
               report_multiple_bugs=False)
     @given(M=st.integers(1, 3), extra=st.integers(1, 2), where=st.sampled_from(["init",
                                                                               "axes"]))
-    @pytest.mark.xfail(strict=True, reason=(
-        "odesolve sweep: a v_star list whose length is not M passes the schema and the "
-        "SweepSpec, the sweep starts (stdout 'sweep over ...', <out>.parts/spec.json "
-        "written) and only the first chunk fails, with '`v_star` must be a number or have "
-        "shape (M,)' (no [init] or file name). SweepSpec should draw or check each grid "
-        "point's Overlaps.random parameters when it is built (odesolve/sweeps/spec.py)"))
     def test_sweep_v_star_of_the_wrong_length_is_refused_before_the_sweep_starts(
             self, M, extra, where):
         v_star = [1.0] * (M + extra)
@@ -187,17 +181,13 @@ class TestRulesAcrossKeys:
             config["sweep"]["axes"] = {"eta": [0.5]}
         else:
             config["sweep"]["axes"] = {"v_star": [v_star]}
-        self._refused(config, "sweep", "v_star")
+        self._refused(config, "sweep", "v_star", section="init" if where == "init"
+                      else "sweep.axes")
 
     @settings(max_examples=6, phases=[Stage.explicit, Stage.generate],
               report_multiple_bugs=False)
     @given(n_out=st.integers(5, 50), factor=st.floats(1.5, 10.0),
            method=st.sampled_from(["rk4", "euler"]))
-    @pytest.mark.xfail(strict=True, reason=(
-        "odesolve run: [solver] dt longer than the output spacing passes the schema; "
-        "integrate() refuses it after 'integrating ...' is printed, and the line lacks the "
-        "file and [solver] ('odesolve run: error: `dt` = 0.5 is longer than ...'). "
-        "config.solver_options could apply integrate's check (odesolve/config.py)"))
     def test_run_step_longer_than_the_output_spacing_is_refused_naming_the_section(
             self, n_out, factor, method):
         spacing = 1.0 / (n_out - 1)
@@ -293,10 +283,6 @@ class TestOptions:
         assert code == 2
         assert command in assert_one_error_line(stderr, None)
 
-    @pytest.mark.xfail(strict=True, reason="an unknown option is reported by the top-level "
-                       "parser: 'odesolve: error: unrecognized arguments: --ax; see `odesolve "
-                       "--help`' instead of 'odesolve run: error: ...' (cli.main parses with "
-                       "parse_args; the command's own parser should report the extras)")
     @pytest.mark.parametrize("command", ["run", "compare", "sweep", "stability", "derive"])
     @settings(max_examples=10, phases=[Stage.explicit, Stage.generate],
               report_multiple_bugs=False)

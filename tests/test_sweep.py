@@ -8,6 +8,7 @@ from odesolve import Overlaps, TeacherStudent
 from odesolve.observables import first_crossing, specialisation_index
 from odesolve.sweeps import SweepSpec, load_sweep, runner
 from odesolve.sweeps.chunk import initial_states
+from odesolve.sweeps.spec import SweepPointError
 
 SETUP = TeacherStudent(2, 2, "erf", eta=1.0)
 KW = dict(axes={"readout_std": [0.05, 0.5], "eta": [0.5, 1.0, 1.5]},
@@ -152,6 +153,97 @@ def test_spec_validation_names_the_problem():
         SweepSpec(base={"M": 2}, axes={"eta": [1.0]})
     with pytest.raises(ValueError, match="replicas"):
         SweepSpec(base={"K": 2, "M": 2}, replicas=0)
+
+
+@pytest.mark.parametrize("field, value, error, rule", [
+    ("n_out", 1, ValueError, "integer >= 2"),       # one output time: no 'final' state
+    ("n_out", 3.0, TypeError, "must be an integer"),
+    ("t_max", True, TypeError, "real number"),
+    ("seed", 1.5, TypeError, "must be an integer"),
+    ("seed", -1, ValueError, ">= 0"),
+    ("specialise_threshold", float("nan"), ValueError, "NaN"),
+    ("specialise_threshold", 0, ValueError, "positive"),
+    ("specialise_threshold", 2, ValueError, "<= 1"),
+    ("specialise_threshold", None, TypeError, "real number"),
+    ("learn_fraction", -1, ValueError, "positive"),
+    ("log_times", "no", TypeError, "true or false"),
+    ("rtol", {"a": 1}, TypeError, "real number"),
+    ("method", 3, TypeError, "one of"),
+    ("keep", "all", ValueError, "one of"),
+    ("axes", "eta", TypeError, "dict of parameter name"),
+    ("axes", {"eta": 0.5}, TypeError, "list of values"),
+    ("points", [("eta", 0.5)], TypeError, "dict of parameter name"),
+])
+def test_spec_refuses_a_field_naming_it_type_or_value(field, value, error, rule):
+    """The rule of odesolve._checks: TypeError for a wrong type, ValueError for a wrong value,
+    the field named in backticks, before any work."""
+    with pytest.raises(error, match=rf"`{field}(\[[^`]*\])?` .*{rule}"):
+        SweepSpec(**{"base": {"K": 1, "M": 1}, "axes": {} if field == "points" else
+                     {"eta": [0.5]}, field: value})
+
+
+@pytest.mark.parametrize("init, name", [({"N": 0}, "N"), ({"student_std": -1.0}, "student_std"),
+                                         ({"teacher_std": 0.0}, "teacher_std"),
+                                         ({"readout_mean": float("nan")}, "readout_mean"),
+                                         ({"v_star": [1.0, 1.0, 1.0]}, "v_star")])
+def test_initialisation_of_every_grid_point_is_checked_when_the_spec_is_built(init, name):
+    """Overlaps.random's checks apply to every grid point before any state is drawn: here
+    M = 2 (v_star must have 2 entries), and the point that fails is named."""
+    with pytest.raises(SweepPointError, match=rf"grid point 0 \{{'eta': 0.5\}}: `{name}`") as e:
+        SweepSpec(base={"K": 2, "M": 2, **init}, axes={"eta": [0.5]})
+    assert e.value.index == 0 and e.value.name == name
+
+
+def test_v_star_that_fits_only_some_grid_points_names_the_first_that_it_does_not_fit():
+    with pytest.raises(SweepPointError, match=r"grid point 1 \{'M': 3\}: `v_star`.*\(3,\)"):
+        SweepSpec(base={"K": 2, "v_star": [1.0, 0.5]}, axes={"M": [2, 3]})
+    spec = SweepSpec(base={"K": 2, "v_star": [1.0, 0.5]}, axes={"M": [2]})   # fits M = 2
+    assert initial_states(spec, 0).v_star.tolist() == [1.0, 0.5]
+
+
+def test_sweep_names_init_and_setup_in_their_own_errors():
+    kw = dict(axes={"eta": [0.5]}, replicas=1, t_max=0.5, n_out=3, progress=False)
+    with pytest.raises(ValueError, match=r"\['seed'\] in `init`"):
+        odesolve.sweep(SETUP, init={"seed": 1}, **kw)
+    with pytest.raises(TypeError, match="`init` must be a dict"):
+        odesolve.sweep(SETUP, init="x", **kw)
+    with pytest.raises(ValueError, match=r"\['seeds'\] in `setup`"):
+        odesolve.sweep({"K": 2, "M": 2, "seeds": 3}, **kw)
+    with pytest.raises(TypeError, match="`setup` must be an odesolve.TeacherStudent"):
+        odesolve.sweep("erf", **kw)
+    with pytest.raises(TypeError, match="`progress` must be true or false"):
+        odesolve.sweep(SETUP, **{**kw, "progress": None})
+
+
+def test_refused_sweep_writes_nothing(tmp_path):
+    """A sweep refused for a grid point's initialisation does no work: no lock, no parts."""
+    with pytest.raises(SweepPointError, match="`N`"):
+        odesolve.sweep(SETUP, axes={"eta": [0.5]}, init={"N": 0}, out=tmp_path / "s.npz",
+                       progress=False)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_valid_fields_are_stored_as_given():
+    """Checked values are kept as the user wrote them (an int t_max stays an int), so the
+    fingerprint of a valid spec is what it was; numpy scalars become Python ones."""
+    spec = SweepSpec(base={"K": 1, "M": 1}, axes={"eta": [0.5]}, t_max=20, seed=np.int64(3),
+                     method="RK4", atol=0)
+    d = spec.to_dict()
+    assert d["t_max"] == 20 and type(d["t_max"]) is int
+    assert d["seed"] == 3 and type(d["seed"]) is int
+    assert d["method"] == "rk4" and d["atol"] == 0          # as integrate: any case, atol >= 0
+
+
+@pytest.mark.parametrize("n_out", [2, 3, 50])
+def test_log_times_run_from_zero_to_t_max_with_n_out_points(n_out):
+    t = SweepSpec(base={"K": 1, "M": 1}, t_max=40.0, n_out=n_out, log_times=True).output_times()
+    assert t.size == n_out and t[0] == 0.0 and t[-1] == pytest.approx(40.0)
+    assert np.all(np.diff(t) > 0)
+
+
+def test_times_not_ending_at_t_max_are_refused_when_the_spec_is_built():
+    with pytest.raises(ValueError, match="`times` ends at 5"):
+        SweepSpec(base={"K": 1, "M": 1}, t_max=10.0, times=[0.0, 5.0])
 
 
 def test_specialisation_index_limits():

@@ -34,11 +34,12 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from .._checks import check_bool, describe
 from ..io import atomic_path
 from ..model import TeacherStudent
 from .chunk import run_chunk
 from .result import READ_ERRORS, SweepFileError, SweepResult
-from .spec import SweepSpec
+from .spec import INIT_PARAMS, SweepSpec, _check_names, _parameter_names
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -98,6 +99,13 @@ def sweep(setup: TeacherStudent | Mapping[str, Any] | None = None,
 
     Raises
     ------
+    TypeError
+        An argument has the wrong type (e.g. ``n_out=2.0``, ``init="x"``); the message names
+        it.
+    ValueError
+        An argument is out of range or names an unknown parameter;
+        :class:`~odesolve.sweeps.spec.SweepPointError` when the model or the initialisation
+        of a grid point is refused. All checked before any work.
     SweepFileError
         A file at ``out`` cannot be used (module docstring of :mod:`odesolve.sweeps.runner`):
         a truncated or corrupt part file, the result of a different sweep (without
@@ -112,16 +120,37 @@ def sweep(setup: TeacherStudent | Mapping[str, Any] | None = None,
     >>> res.dims, res["eps_g_final"].shape
     (('readout_std', 'eta', 'replica'), (2, 2, 3))
     """
-    base = dict(setup.to_dict() if isinstance(setup, TeacherStudent) else (setup or {}))
-    if isinstance(setup, TeacherStudent) and not isinstance(setup.activation, str):
-        base["activation"] = setup.activation
-    base.update(init or {})
-    for k in list(axes or {}) + [k for p in points or [] for k in p]:
-        base.pop(k, None)
-    spec = SweepSpec(base=base, axes=dict(axes or {}), points=points, replicas=replicas,
+    base = _fixed_parameters(setup, init, options.get("protocol") is not None)
+    swept = set(axes) if isinstance(axes, Mapping) else set()
+    if isinstance(points, (list, tuple)):
+        swept.update(k for p in points if isinstance(p, Mapping) for k in p)
+    spec = SweepSpec(base={k: v for k, v in base.items() if k not in swept},
+                     axes=axes if axes is not None else {}, points=points, replicas=replicas,
                      t_max=t_max, **options)
     return run_spec(spec, out=out, scheduler=scheduler, progress=progress, restart=restart,
                     overwrite=overwrite)
+
+
+def _fixed_parameters(setup, init, protocol: bool) -> dict[str, Any]:
+    """The fixed parameters of :func:`sweep`: the model ``setup`` and the initialisation
+    ``init``, each checked to be a mapping of the names it may hold."""
+    if isinstance(setup, TeacherStudent):
+        fixed = setup.to_dict()
+        if not isinstance(setup.activation, str):
+            fixed["activation"] = setup.activation
+    elif setup is None or isinstance(setup, Mapping):
+        fixed = dict(setup or {})
+        _check_names("setup", fixed, _parameter_names(protocol))
+    else:
+        raise TypeError(f"`setup` must be an odesolve.TeacherStudent or a dict of its "
+                        f"parameters, got {describe(setup)}.")
+    if init is not None:
+        if not isinstance(init, Mapping):
+            raise TypeError(f"`init` must be a dict of Overlaps.random parameters "
+                            f"({', '.join(INIT_PARAMS)}), got {describe(init)}.")
+        _check_names("init", init, INIT_PARAMS)
+        fixed.update(init)
+    return fixed
 
 
 def run_spec(spec: SweepSpec, out: os.PathLike[str] | str | None = None,
@@ -129,6 +158,10 @@ def run_spec(spec: SweepSpec, out: os.PathLike[str] | str | None = None,
              restart: bool = False, overwrite: bool = False) -> SweepResult:
     """Run a :class:`SweepSpec` (see :func:`sweep` for the arguments, the result and the
     errors)."""
+    if not isinstance(spec, SweepSpec):
+        raise TypeError(f"`spec` must be an odesolve.sweeps.SweepSpec, got {describe(spec)}.")
+    progress, restart, overwrite = (check_bool(name, value) for name, value in (
+        ("progress", progress), ("restart", restart), ("overwrite", overwrite)))
     tic = time.perf_counter()
     if out is None:
         return _run(spec, None, scheduler, progress, tic)

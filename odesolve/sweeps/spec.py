@@ -9,21 +9,23 @@ depends only on the spec, never on the chunking, the number of workers or an int
 from __future__ import annotations
 
 import hashlib
+import inspect
 import itertools
 import json
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from ..model import TeacherStudent
+from .._checks import check_bool, check_choice, check_int, check_real, describe
+from ..model import Overlaps, TeacherStudent, check_init_scales, check_readouts
 
 if TYPE_CHECKING:
     from ..multitask import MultiTaskSetup, Protocol
 
-__all__ = ["SweepSpec", "SETUP_PARAMS", "INIT_PARAMS", "TASK_PARAMS", "Chunk"]
+__all__ = ["SweepSpec", "SweepPointError", "SETUP_PARAMS", "INIT_PARAMS", "TASK_PARAMS",
+           "Chunk"]
 
 #: parameters of :class:`~odesolve.TeacherStudent`
 SETUP_PARAMS = ("K", "M", "activation", "eta", "eta_v", "sigma", "weight_decay")
@@ -35,6 +37,40 @@ TASK_PARAMS = ("P", "heads", "feature_similarity", "ewc")
 #: parameters that change the compiled problem (members are grouped by them)
 _STRUCTURAL = ("K", "M", "activation")
 _METHODS = ("dopri5", "rk4", "euler")
+#: integer fields and their minimum
+_COUNTS = {"replicas": 1, "n_out": 2, "max_steps": 1, "seed": 0, "chunk_size": 1}
+#: real fields and their rule (``dt`` may also be None)
+_REALS = {"t_max": {"positive": True}, "dt": {"positive": True}, "rtol": {"positive": True},
+          "atol": {"minimum": 0.0}, "specialise_threshold": {"positive": True, "maximum": 1.0},
+          "learn_fraction": {"positive": True, "maximum": 1.0}}
+
+
+class SweepPointError(ValueError):
+    """A grid point of a sweep is refused (by :class:`SweepSpec`, before any work).
+
+    Attributes
+    ----------
+    index : int
+        Flat index of the grid point.
+    swept : dict
+        The swept parameters of the point.
+    name : str or None
+        The parameter refused (an :data:`INIT_PARAMS` name, ``"protocol"``), or None when
+        the model (:class:`~odesolve.TeacherStudent`) as a whole refused the point.
+    reason : str
+        The message of the check that failed (it names the parameter in backticks).
+    """
+
+    def __init__(self, index: int, swept: Mapping[str, Any], name: str | None,
+                 reason: str) -> None:
+        self.index, self.swept, self.name, self.reason = index, dict(swept), name, reason
+        super().__init__(f"grid point {index} {self.swept}: {reason}")
+
+
+def _parameter_names(protocol: bool = False) -> set[str]:
+    """Names a sweep may fix or sweep: :data:`SETUP_PARAMS`, :data:`INIT_PARAMS` and, for a
+    multi-task sweep (with a ``protocol``), :data:`TASK_PARAMS`."""
+    return set(SETUP_PARAMS) | set(INIT_PARAMS) | (set(TASK_PARAMS) if protocol else set())
 
 
 @dataclass(frozen=True)
@@ -77,7 +113,19 @@ class SweepSpec:
     keep : {"eps_g", "summary"}
         Keep each member's eps_g curve, or only the summary observables.
     specialise_threshold, learn_fraction : float
-        Definitions of ``t_specialise`` and ``t_learn`` (:mod:`odesolve.observables`).
+        Definitions of ``t_specialise`` and ``t_learn`` (:mod:`odesolve.observables`), in
+        (0, 1].
+
+    Raises
+    ------
+    TypeError
+        A field has the wrong type (e.g. ``n_out=2.0``, ``log_times="no"``, ``axes="eta"``).
+    ValueError
+        A field is out of range (``replicas``, ``chunk_size``, ``max_steps`` >= 1, ``n_out``
+        >= 2, ``seed`` >= 0, ``t_max``, ``dt``, ``rtol`` > 0, ``atol`` >= 0, finite), an
+        unknown or missing parameter; :class:`SweepPointError` when the model or the
+        initialisation of a grid point is refused (checked for every point when the spec is
+        built, before any work).
     """
 
     base: dict[str, Any] = field(default_factory=dict)
@@ -101,70 +149,79 @@ class SweepSpec:
     learn_fraction: float = 0.01
 
     def __post_init__(self) -> None:
-        known = set(SETUP_PARAMS) | set(INIT_PARAMS)
+        self._check_options()
+        known = _parameter_names(self.protocol is not None)
         if self.protocol is not None:
-            known |= set(TASK_PARAMS)
-            self.protocol = [dict(ph) for ph in self.protocol]
-        self.base = {k: _scalar(x) for k, x in self.base.items()}
-        unknown = set(self.base) - known
-        if unknown:
-            raise ValueError(f"unknown sweep parameter(s) {sorted(unknown)} in `base`; known: "
-                             f"{sorted(known)}.")
-        for k in ("K", "M"):
-            if k not in self.base and k not in self.axes and not self._in_points(k):
-                raise ValueError(f"`{k}` must be given, in `base`, `axes` or `points`.")
+            self.protocol = _phases(self.protocol)
+        self.base = _parameters("base", self.base, known)
         if self.points is not None:
             if self.axes:
                 raise ValueError("give either `axes` (a grid) or `points` (a list), not both.")
-            if not self.points or not all(isinstance(p, dict) for p in self.points):
-                raise ValueError("`points` must be a non-empty list of dicts of parameters.")
-            self.points = [{k: _scalar(x) for k, x in p.items()} for p in self.points]
-            for p in self.points:
-                bad = set(p) - known
-                if bad:
-                    raise ValueError(f"unknown sweep parameter(s) {sorted(bad)} in `points`; "
-                                     f"known: {sorted(known)}.")
+            self.points = _points(self.points, known)
         else:
-            self.axes = {str(k): [_scalar(x) for x in (v.tolist() if isinstance(v, np.ndarray)
-                                                        else v)]
-                         for k, v in self.axes.items()}
-            for k, v in self.axes.items():
-                if k not in known:
-                    raise ValueError(f"unknown swept parameter {k!r}; known: {sorted(known)}.")
-                if len(v) == 0:
-                    raise ValueError(f"axis {k!r} has no values.")
-                if k in self.base:
-                    raise ValueError(f"{k!r} is both fixed in `base` and swept in `axes`.")
-        for name in ("replicas", "n_out", "chunk_size", "max_steps"):
-            val = getattr(self, name)
-            if isinstance(val, bool) or not isinstance(val, (int, np.integer)) or val < 1:
-                raise ValueError(f"`{name}` must be a positive integer, got {val!r}.")
-        if not (math.isfinite(self.t_max) and self.t_max > 0):
-            raise ValueError(f"`t_max` must be a positive finite number, got {self.t_max!r}.")
-        if self.method not in _METHODS:
-            raise ValueError(f"`method` must be one of {_METHODS}, got {self.method!r}.")
-        if self.keep not in ("eps_g", "summary"):
-            raise ValueError(f"`keep` must be 'eps_g' or 'summary', got {self.keep!r}.")
-        if self.method != "dopri5" and self.dt is None:
-            self.dt = 0.01
-        for name in ("rtol", "atol"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"`{name}` must be positive.")
-        # build every grid point's setup once: bad values fail here, with the point named
+            self.axes = _axes(self.axes, known, self.base)
+        for k in ("K", "M"):
+            if k not in self.base and k not in self.axes and not self._in_points(k):
+                raise ValueError(f"`{k}` must be given, in `base`, `axes` or `points`.")
+        # every grid point's model and initialisation once: bad values fail here, before any
+        # work, with the point named
         self._points = self._expand()
-        self._setups = []
-        for g, params in enumerate(self._points):
-            try:
-                self._setups.append(TeacherStudent(**self.setup_params(params)))
-            except (TypeError, ValueError) as err:
-                raise ValueError(f"grid point {g} {self.swept(params)}: {err}") from None
+        self._setups = [self._check_point(g, params) for g, params in enumerate(self._points)]
         if self.protocol is not None:
             for g in range(len(self._points)):
                 try:
                     setup, protocol, _ = self.task_setup(g)
                     protocol.check(setup)
                 except (TypeError, ValueError) as err:
-                    raise ValueError(f"grid point {g}: protocol: {err}") from None
+                    raise SweepPointError(g, self.swept(self._points[g]), "protocol",
+                                          f"protocol: {err}") from None
+        self._check_times()
+
+    def _check_options(self) -> None:
+        """The solver, output and bookkeeping fields, checked with odesolve._checks (values
+        are kept as given, so that the fingerprint of a valid spec does not change)."""
+        for name, minimum in _COUNTS.items():
+            setattr(self, name, check_int(name, getattr(self, name), minimum=minimum))
+        for name, rule in _REALS.items():
+            value = getattr(self, name)
+            if name == "dt" and value is None:
+                continue                                 # the method's default, set below
+            setattr(self, name, _number(value, check_real(name, value, **rule)))
+        self.log_times = check_bool("log_times", self.log_times)
+        method = self.method.lower() if isinstance(self.method, str) else self.method
+        self.method = check_choice("method", method, _METHODS)
+        self.keep = check_choice("keep", self.keep, ("eps_g", "summary"))
+        if self.method != "dopri5" and self.dt is None:
+            self.dt = 0.01
+
+    def _check_point(self, g: int, params: Mapping[str, Any]) -> TeacherStudent:
+        """The model of grid point ``g``, and its initialisation checked as
+        :meth:`~odesolve.Overlaps.random` checks it (without drawing states).
+
+        Raises
+        ------
+        SweepPointError
+        """
+        try:
+            setup = TeacherStudent(**self.setup_params(params))
+        except (TypeError, ValueError) as err:
+            raise SweepPointError(g, self.swept(params), None, str(err)) from None
+        for name, value in self.init_params(params).items():
+            try:
+                _check_init_param(name, value, setup.M, self.protocol is not None)
+            except (TypeError, ValueError) as err:
+                raise SweepPointError(g, self.swept(params), name, str(err)) from None
+        return setup
+
+    def _check_times(self) -> None:
+        """``times`` (and its agreement with ``t_max``) checked as integrate checks them."""
+        if self.times is None:
+            return
+        from ..integration import check_times
+
+        check_times(self.times)
+        if self.protocol is None:
+            self.output_times()
 
     def _in_points(self, key) -> bool:
         return self.points is not None and all(key in p for p in self.points)
@@ -252,6 +309,8 @@ class SweepSpec:
         if self.times is not None:
             return output_times(self.t_max, self.times)
         if self.log_times:
+            if self.n_out == 2:
+                return np.array([0.0, float(self.t_max)])
             first = min(1e-2, self.t_max / 10)
             return np.concatenate([[0.0], np.geomspace(first, self.t_max, self.n_out - 1)])
         return np.linspace(0.0, self.t_max, self.n_out)
@@ -309,6 +368,90 @@ class SweepSpec:
 def _scalar(x):
     """numpy scalars as Python ones (exact JSON round trip of the spec)."""
     return x.item() if isinstance(x, np.generic) else x
+
+
+def _number(value, checked: float):
+    """A checked real as stored: a Python int or float as given (an int ``t_max`` stays an
+    int, so the fingerprint of a valid spec is unchanged), anything else as the float."""
+    value = _scalar(value)
+    return value if type(value) in (int, float) else checked
+
+
+def _check_names(where: str, names, known) -> None:
+    """Refuse parameter names that a sweep does not know, naming ``where`` they came from."""
+    unknown = sorted(set(names) - set(known), key=str)
+    if unknown:
+        raise ValueError(f"unknown sweep parameter(s) {unknown} in `{where}`; known: "
+                         f"{sorted(known)}.")
+
+
+def _parameters(where: str, params, known) -> dict[str, Any]:
+    """A dict of fixed parameters (``base`` or one of ``points``), checked and plain."""
+    if not isinstance(params, Mapping):
+        raise TypeError(f"`{where}` must be a dict of parameter name -> value, got "
+                        f"{describe(params)}.")
+    _check_names(where, params, known)
+    return {k: _scalar(x) for k, x in params.items()}
+
+
+def _axes(axes, known, base) -> dict[str, list]:
+    """``axes`` as {name: list of plain values}, checked."""
+    if not isinstance(axes, Mapping):
+        raise TypeError(f"`axes` must be a dict of parameter name -> list of values, got "
+                        f"{describe(axes)}.")
+    out = {}
+    for k, v in axes.items():
+        k = str(k)
+        if k not in known:
+            raise ValueError(f"unknown swept parameter {k!r}; known: {sorted(known)}.")
+        if isinstance(v, np.ndarray):
+            v = v.tolist()
+        if isinstance(v, (str, bytes)) or not isinstance(v, Sequence):
+            raise TypeError(f"`axes[{k!r}]` must be a list of values, got {describe(v)}.")
+        if len(v) == 0:
+            raise ValueError(f"axis {k!r} has no values.")
+        if k in base:
+            raise ValueError(f"{k!r} is both fixed in `base` and swept in `axes`.")
+        out[k] = [_scalar(x) for x in v]
+    return out
+
+
+def _points(points, known) -> list[dict[str, Any]]:
+    """``points`` as a list of plain dicts, checked."""
+    if isinstance(points, (str, bytes, Mapping)) or not isinstance(points, Sequence):
+        raise TypeError(f"`points` must be a list of dicts of parameters, got "
+                        f"{describe(points)}.")
+    if not points:
+        raise ValueError("`points` must be a non-empty list of dicts of parameters.")
+    return [_parameters(f"points[{i}]", p, known) for i, p in enumerate(points)]
+
+
+def _phases(protocol) -> list[dict[str, Any]]:
+    """``protocol`` as a list of plain dicts (the keyword arguments of the phases)."""
+    if isinstance(protocol, (str, bytes, Mapping)) or not isinstance(protocol, Sequence) \
+            or not all(isinstance(ph, Mapping) for ph in protocol):
+        raise TypeError(f"`protocol` must be a list of dicts (keyword arguments of "
+                        f"odesolve.multitask.Phase), got {describe(protocol)}.")
+    return [dict(ph) for ph in protocol]
+
+
+_RANDOM_DEFAULTS = {n: p.default for n, p in
+                    inspect.signature(Overlaps.random).parameters.items()}
+_SCALES = ("student_std", "readout_std", "teacher_std", "readout_mean")
+
+
+def _check_init_param(name: str, value, M: int, protocol: bool) -> None:
+    """One :data:`INIT_PARAMS` value checked by the checks of :meth:`Overlaps.random` (a
+    multi-task sweep gives every teacher unit the same readout, a number)."""
+    if name == "N":
+        check_int("N", value, minimum=1)
+    elif name == "v_star":
+        if protocol:
+            check_real("v_star", value)
+        else:
+            check_readouts("v_star", value, M)
+    else:
+        check_init_scales(**{**{k: _RANDOM_DEFAULTS[k] for k in _SCALES}, name: value})
 
 
 def _plain(x):
