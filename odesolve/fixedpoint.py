@@ -25,7 +25,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from .model import Overlaps, TeacherStudent
+from ._checks import check_bool, check_choice, check_int, check_real
+from .model import Overlaps, TeacherStudent, real_array
 
 if TYPE_CHECKING:
     from .derive.explicit import ExplicitSystem
@@ -105,11 +106,38 @@ class FixedPoint:
                 "small_eta": self.small_eta, "setup": self.setup.to_dict()}
 
 
+#: coordinates of the fixed-point analysis: full order parameters (None) or the ansatz
+ANSATZES = ("symmetric",)
+#: setup fields a continuation can follow
+CONTINUATION_PARAMETERS = ("eta", "eta_v", "sigma", "weight_decay")
+
+
+def check_setup(setup: object) -> None:
+    """Raise TypeError naming ``setup`` unless it is a :class:`~odesolve.TeacherStudent`."""
+    if not isinstance(setup, TeacherStudent):
+        raise TypeError(f"`setup` must be an odesolve.TeacherStudent, got "
+                        f"{type(setup).__name__}.")
+
+
+def _check_ansatz(ansatz: object) -> str | None:
+    return None if ansatz is None else check_choice("ansatz", ansatz, ANSATZES)
+
+
 def system_for(setup: TeacherStudent,
                ansatz: str | None = None) -> ExplicitSystem:
-    """The explicit derived system for a setup (cached per K, M, activation, readouts)."""
+    """The explicit derived system for a setup (cached per K, M, activation, readouts).
+
+    Raises
+    ------
+    TypeError
+        ``setup`` is not a TeacherStudent, ``ansatz`` not None or a string.
+    ValueError
+        An activation without closed-form kernels, an unknown ansatz.
+    """
     from .derive.explicit import committee_system
 
+    check_setup(setup)
+    ansatz = _check_ansatz(ansatz)
     if not isinstance(setup.activation, str):
         raise ValueError("fixed points need a named activation with closed-form kernels "
                          "('erf' or 'linear').")
@@ -118,7 +146,16 @@ def system_for(setup: TeacherStudent,
 
 def symmetric_state(K: int, q: float, c: float, r: float, s: float, w: float = 1.0,
                     ) -> Overlaps:
-    """Full order parameters of the symmetric ansatz (T = I, v* = 1)."""
+    """Full order parameters of the symmetric ansatz (T = I, v* = 1).
+
+    Raises
+    ------
+    TypeError, ValueError
+        ``K`` not an integer >= 1, a coordinate not a finite real number.
+    """
+    K = check_int("K", K, minimum=1)
+    q, c, r, s, w = (check_real(name, value) for name, value in
+                     (("q", q), ("c", c), ("r", r), ("s", s), ("w", w)))
     one = np.ones((K, K))
     eye = np.eye(K)
     return Overlaps(Q=(q - c) * eye + c * one, R=(r - s) * eye + s * one, T=eye,
@@ -201,7 +238,9 @@ def fixed_point(setup: TeacherStudent,
     small_eta : bool
         Solve the eta -> 0 equations (the O(eta) part, i.e. gradient flow) instead.
     tol : float
-        Convergence: ``max |dx/dt| <= tol``.
+        Convergence: ``max |dx/dt| <= tol``, positive.
+    max_iter : int
+        Newton steps at most, non-negative.
 
     Returns
     -------
@@ -209,9 +248,23 @@ def fixed_point(setup: TeacherStudent,
 
     Raises
     ------
+    TypeError
+        ``setup`` is not a TeacherStudent, ``guess`` not Overlaps, a dict or a name, a number
+        or flag has the wrong type.
+    ValueError
+        An activation without closed-form kernels, K != M for the ansatz, an unknown name or
+        coordinate of the guess, a guess of the wrong size or batched, a number out of range.
     NewtonError
         When the iteration does not converge in ``max_iter`` steps.
     """
+    check_setup(setup)
+    ansatz = _check_ansatz(ansatz)
+    small_eta = check_bool("small_eta", small_eta)
+    tol = check_real("tol", tol, positive=True)
+    max_iter = check_int("max_iter", max_iter, minimum=0)
+    if not isinstance(guess, (str, dict, Overlaps)):
+        raise TypeError(f"`guess` must be Overlaps, a dict of coordinates or 'plateau' or "
+                        f"'perfect', got {type(guess).__name__}.")
     if isinstance(guess, (str, dict)):
         ansatz = ansatz or "symmetric"
     system = system_for(setup, ansatz)
@@ -220,15 +273,17 @@ def fixed_point(setup: TeacherStudent,
     if isinstance(guess, dict):
         unknown = set(guess) - {str(v) for v in system.variables}
         if unknown:
-            raise ValueError(f"guess has unknown coordinates {sorted(unknown)}; the ansatz "
+            raise ValueError(f"`guess` has unknown coordinates {sorted(unknown)}; the ansatz "
                              f"has {[str(v) for v in system.variables]}.")
         defaults = {"q": 0.5, "c": 0.0, "r": 0.5, "s": 0.0, "w": 1.0}
-        guess = symmetric_state(setup.K, *[guess.get(k, defaults[k])
-                                           for k in ("q", "c", "r", "s", "w")])
-    if not isinstance(guess, Overlaps):
-        raise TypeError(f"guess must be Overlaps, a dict or a name, got {type(guess)}.")
+        values = {k: check_real(f"guess[{k!r}]", guess[k]) if k in guess else defaults[k]
+                  for k in ("q", "c", "r", "s", "w")}
+        guess = symmetric_state(setup.K, **values)
     if guess.is_batched:
-        raise ValueError("guess must be a single state, not a batch.")
+        raise ValueError("`guess` must be a single state, not a batch.")
+    if (guess.K, guess.M) != (setup.K, setup.M):
+        raise ValueError(f"`guess` has K = {guess.K}, M = {guess.M} but `setup` has "
+                         f"K = {setup.K}, M = {setup.M}.")
     p = _parameters(setup, system, guess)
     which = "_small_eta" if small_eta else ""
     F = system.lambdify("rhs" + which)
@@ -289,7 +344,15 @@ fixed_points = fixed_point
 
 def full_spectrum(fp: FixedPoint) -> np.ndarray:
     """Eigenvalues (sorted by real part) of the full Jacobian at a fixed point found in the
-    ansatz: stability against every perturbation, not only the symmetric ones."""
+    ansatz: stability against every perturbation, not only the symmetric ones.
+
+    Raises
+    ------
+    TypeError
+        ``fp`` is not a FixedPoint.
+    """
+    if not isinstance(fp, FixedPoint):
+        raise TypeError(f"`fp` must be an odesolve.FixedPoint, got {type(fp).__name__}.")
     system = system_for(fp.setup, None)
     x = _coordinates(system, fp.state)
     p = _parameters(fp.setup, system, fp.state)
@@ -302,7 +365,43 @@ def continuation(setup: TeacherStudent, start: FixedPoint, values: Iterable[floa
                  parameter: str = "eta", tol: float = 1e-12) -> list[FixedPoint | None]:
     """Follow a fixed point as ``parameter`` of the setup takes ``values`` in turn (natural
     continuation with a secant predictor). Returns a list of FixedPoint, None where Newton
-    failed (the branch is lost there; later values restart from the last success)."""
+    failed (the branch is lost there; later values restart from the last success).
+
+    Parameters
+    ----------
+    setup : TeacherStudent
+    start : FixedPoint
+        The fixed point to follow (its ansatz and ``small_eta`` are kept).
+    values : array_like, shape (n,)
+        Finite, non-negative values of ``parameter`` (may be empty).
+    parameter : {"eta", "eta_v", "sigma", "weight_decay"}
+    tol : float
+        Positive Newton tolerance (:func:`fixed_point`).
+
+    Returns
+    -------
+    list of FixedPoint or None, length n
+
+    Raises
+    ------
+    TypeError
+        ``setup`` is not a TeacherStudent, ``start`` not a FixedPoint, ``values`` does not
+        hold real numbers, ``parameter`` not a string.
+    ValueError
+        ``values`` not 1-D, not finite or negative, an unknown ``parameter``, ``tol`` not
+        positive.
+    """
+    check_setup(setup)
+    if not isinstance(start, FixedPoint):
+        raise TypeError(f"`start` must be an odesolve.FixedPoint, got {type(start).__name__}.")
+    values = real_array("values", values)
+    if values.ndim != 1:
+        raise ValueError(f"`values` must be a 1-D array, got shape {values.shape}.")
+    if not np.all(np.isfinite(values)) or np.any(values < 0):
+        raise ValueError("`values` must be finite and non-negative (rates, noise, weight "
+                         "decay).")
+    parameter = check_choice("parameter", parameter, CONTINUATION_PARAMETERS)
+    tol = check_real("tol", tol, positive=True)
     out, prev, prev2 = [], start, None
     for val in values:
         s = dataclasses.replace(setup, **{parameter: float(val)})

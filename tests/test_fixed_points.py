@@ -249,3 +249,53 @@ def test_symbolic_plateau_is_the_theory_formula(K):
     assert sp.simplify(d["r"] - 1 / sp.sqrt(K * (2 * K - 1))) == 0
     formula = K / sp.pi * (sp.pi / 6 - K * sp.asin(sp.Rational(1, 2 * K)))
     assert abs(sp.N(d["eps_g"] - formula, 40)) < 1e-35
+
+
+def _refused(call, name, error):
+    with pytest.raises(error) as info:
+        call()
+    assert f"`{name}" in str(info.value), str(info.value)
+
+
+def test_stability_and_fixed_point_arguments_are_checked_by_name():
+    """TypeError for a wrong type, ValueError for a wrong value, the argument named; the grids
+    of learning rates must be positive and strictly increasing (bisection between grid
+    points assumes it)."""
+    from odesolve.fixedpoint import continuation
+    from odesolve.stability import (asymptotic_branch, decay_rate, perfect_learning,
+                                    stability_curves)
+
+    setup = TeacherStudent(2, 2, "erf", eta=0.5, eta_v=0.0)
+    _refused(lambda: plateau(setup, eta_start=0.0), "eta_start", ValueError)
+    _refused(lambda: plateau(setup, n_steps=1), "n_steps", ValueError)
+    _refused(lambda: plateau(setup, tol="1e-14"), "tol", TypeError)
+    _refused(lambda: plateau_small_eta(setup, eta=-0.02), "eta", ValueError)
+    _refused(lambda: max_learning_rate(setup, eta_grid=[1.0]), "eta_grid", ValueError)
+    _refused(lambda: max_learning_rate(setup, eta_grid=[2.0, 1.0]), "eta_grid", ValueError)
+    _refused(lambda: max_learning_rate(setup, eta_grid=[0.0, 1.0]), "eta_grid", ValueError)
+    _refused(lambda: max_learning_rate(setup, eta_grid=["a", "b"]), "eta_grid", TypeError)
+    _refused(lambda: max_learning_rate(setup, full=1), "full", TypeError)
+    _refused(lambda: optimal_learning_rate(setup, eta_max=-1.0), "eta_max", ValueError)
+    _refused(lambda: stability_curves(setup, n_eta=1), "n_eta", ValueError)
+    _refused(lambda: stability_curves(setup, etas=[[0.5, 1.0]]), "etas", ValueError)
+    _refused(lambda: asymptotic_branch(setup, []), "etas", ValueError)
+    _refused(lambda: asymptotic_branch(setup, [0.5, float("nan")]), "etas", ValueError)
+    _refused(lambda: decay_rate(setup, full="yes"), "full", TypeError)
+    _refused(lambda: perfect_learning(setup, guess="perfect"), "guess", TypeError)
+    _refused(lambda: escape_rate(None), "fp", TypeError)
+    _refused(lambda: full_spectrum(setup), "fp", TypeError)
+    _refused(lambda: fixed_point(setup, None), "guess", TypeError)
+    _refused(lambda: fixed_point(setup, {"q": "0.3"}), "guess['q']", TypeError)
+    _refused(lambda: fixed_point(setup, "plateau", ansatz="sym"), "ansatz", ValueError)
+    _refused(lambda: fixed_point(setup, "plateau", small_eta=None), "small_eta", TypeError)
+    _refused(lambda: fixed_point(setup, "plateau", max_iter=1.5), "max_iter", TypeError)
+    _refused(lambda: fixed_point(setup, "plateau", tol=0.0), "tol", ValueError)
+    _refused(lambda: symmetric_state(0, 0.5, 0.1, 0.3, 0.3), "K", ValueError)
+    three = Overlaps(np.eye(3), np.zeros((3, 3)), np.eye(3), np.ones(3), np.ones(3))
+    _refused(lambda: fixed_point(setup, three), "guess", ValueError)
+    start = plateau(setup)
+    _refused(lambda: continuation(setup, None, [0.6]), "start", TypeError)
+    _refused(lambda: continuation(setup, start, [0.6, float("inf")]), "values", ValueError)
+    _refused(lambda: continuation(setup, start, [-0.6]), "values", ValueError)
+    _refused(lambda: continuation(setup, start, [0.6], parameter="K"), "parameter", ValueError)
+    assert continuation(setup, start, []) == []

@@ -188,3 +188,118 @@ def test_protocol_simulation_can_be_interrupted(monkeypatch):
                             progress=False)
     assert sim.info["interrupted"]
     assert np.isfinite(sim.eps_g[:, :4]).all() and np.isnan(sim.eps_g[:, -1]).all()
+
+
+# -- argument checks: TypeError for a wrong type, ValueError for a wrong value, the message
+#    names the argument in backticks, and nothing runs before the checks --------------------
+def _refused(call, name, error):
+    with pytest.raises(error) as info:
+        call()
+    assert f"`{name}" in str(info.value), str(info.value)
+
+
+def test_protocol_builders_name_their_own_arguments():
+    from odesolve.multitask import deficit, reversal
+
+    _refused(lambda: continual("1", 2.0), "t1", TypeError)
+    _refused(lambda: continual(1.0, 0.0), "t2", ValueError)
+    _refused(lambda: continual(1.0, 1.0, ewc=-1.0), "ewc", ValueError)
+    _refused(lambda: continual(1.0, 1.0, teacher=1), "teacher", TypeError)
+    _refused(lambda: continual(1.0, 1.0, etaa=0.5), "etaa", TypeError)
+    _refused(lambda: continual(1.0, 1.0, train_first="no"), "train_first", TypeError)
+    _refused(lambda: reversal(1.0, True), "t2", TypeError)
+    _refused(lambda: reversal(1.0, 1.0, head=1), "head", TypeError)
+    _refused(lambda: deficit(1.0, float("nan"), 1.0), "t_deficit", ValueError)
+    _refused(lambda: deficit(1.0, 1.0, 1.0, degraded=1.5), "degraded", TypeError)
+    _refused(lambda: deficit(1.0, 1.0, 1.0, degraded=-1), "degraded", ValueError)
+    _refused(lambda: Protocol([Phase(1.0), "x"]), "phases[1]", TypeError)
+    # checked values are stored normalised: the same phase whatever the number types
+    assert Phase(np.int64(2), teacher=np.int64(1), eta=1) == Phase(2.0, teacher=1, eta=1.0)
+
+
+def test_multitask_state_checks_name_the_field():
+    setup = MultiTaskSetup(2, 1, P=2)
+    st = _state(setup)
+    fields = {n: getattr(st, n) for n in ("Q", "R", "T", "V", "V_star")}
+    _refused(lambda: MultiTaskState(**{**fields, "V": np.ones((2, 3))}), "V", ValueError)
+    _refused(lambda: MultiTaskState(**{**fields, "T": np.eye(3)}), "T", ValueError)
+    _refused(lambda: MultiTaskState(**fields, check="yes"), "check", TypeError)
+    T, V_star = fields["T"], fields["V_star"]
+    _refused(lambda: MultiTaskState.random(None, T, V_star), "setup", TypeError)
+    _refused(lambda: MultiTaskState.random(setup, np.eye(3), V_star), "T", ValueError)
+    _refused(lambda: MultiTaskState.random(setup, T, [[1.0, 1.0]]), "V_star", ValueError)
+    _refused(lambda: MultiTaskState.random(setup, [[1.0, 2.0], [2.0, 1.0]], V_star), "T",
+             ValueError)                                  # not positive semi-definite
+    _refused(lambda: MultiTaskState.random(setup, T, V_star, N=1e4), "N", TypeError)
+    _refused(lambda: MultiTaskState.random(setup, T, V_star, readout_std=-1.0), "readout_std",
+             ValueError)
+    _refused(lambda: teacher_overlaps(1, P=0), "P", ValueError)
+    _refused(lambda: teacher_overlaps(1, P=3, feature_similarity=[0.1, 0.2, 0.3]),
+             "feature_similarity", ValueError)
+    _refused(lambda: teacher_overlaps(1, feature_similarity=float("nan")),
+             "feature_similarity", ValueError)
+    _refused(lambda: teacher_overlaps(1, teacher_std=0.0), "teacher_std", ValueError)
+    _refused(lambda: readout_with_similarity([1.0, 2.0], "0.5"), "similarity", TypeError)
+    _refused(lambda: readout_with_similarity([1.0, 2.0], 1.5), "similarity", ValueError)
+    _refused(lambda: readout_with_similarity([0.0, 0.0], 0.5), "v_star", ValueError)
+
+
+def test_protocol_output_times_follow_the_rules_of_output_times():
+    """``times`` in [0, t_max] ending at t_max (odesolve.integration.output_times); the phase
+    boundaries are always added. Refused, not clipped, outside."""
+    setup = MultiTaskSetup(2, 1, P=2, heads="single")
+    st, prot = _state(setup), continual(0.1, 0.1)
+    traj = integrate_protocol(setup, st, prot, times=[0.05, 0.15, 0.2])
+    np.testing.assert_allclose(traj.t, [0.0, 0.05, 0.1, 0.15, 0.2])
+    for bad in ([-5, 0.05, 0.2], [0.05, 99.0], [0.05, 0.15], [0.1, 0.05, 0.2], [[0.1, 0.2]],
+                []):
+        _refused(lambda: integrate_protocol(setup, st, prot, times=bad), "times", ValueError)
+    _refused(lambda: integrate_protocol(setup, st, prot, times=["0.1", "0.2"]), "times",
+             TypeError)
+    for n_out in (0, 1):
+        _refused(lambda: integrate_protocol(setup, st, prot, n_out=n_out), "n_out", ValueError)
+    assert integrate_protocol(setup, st, prot, n_out=2).t.tolist() == [0.0, 0.1, 0.2]
+
+
+def test_integrate_protocol_checks_its_states():
+    setup = MultiTaskSetup(2, 1, P=2, heads="single")
+    st, prot = _state(setup), continual(0.1, 0.1)
+    other = _state(MultiTaskSetup(2, 1, P=2, heads="multi"))
+    _refused(lambda: integrate_protocol(setup, [], prot), "state", ValueError)
+    _refused(lambda: integrate_protocol(setup, [st, None], prot), "state[1]", TypeError)
+    _refused(lambda: integrate_protocol(setup, [st, other], prot), "state[1]", ValueError)
+    _refused(lambda: integrate_protocol(setup, other, prot), "state", ValueError)
+    _refused(lambda: integrate_protocol(setup, st, prot, method="rk4"), "dt", ValueError)
+
+
+def test_simulation_and_comparison_check_everything_before_running(monkeypatch):
+    """Bad arguments of simulate_protocol and compare_protocol are refused before the ODE or
+    any SGD step runs (both are replaced by functions that fail the test)."""
+    import odesolve.multitask.compare as mc
+    import odesolve.multitask.simulate as ms
+    from odesolve.multitask.compare import compare_protocol
+
+    def ran(*args, **kwargs):
+        raise AssertionError("work started before the arguments were checked")
+
+    monkeypatch.setattr(ms.sgd, "compiled", ran)
+    monkeypatch.setattr(mc, "integrate_protocol", ran)
+    setup = MultiTaskSetup(2, 1, P=2, heads="multi")
+    st, prot = _state(setup), continual(1.0, 1.0, ewc=1.0)
+    sim = dict(setup=setup, state=st, protocol=prot, N=100, seeds=range(2), progress=False)
+    for name, value, error in [("setup", "x", TypeError), ("state", [st], TypeError),
+                               ("protocol", None, TypeError), ("N", 100.0, TypeError),
+                               ("N", 3, ValueError),        # < K + P*M = 4 weight vectors
+                               ("seeds", 3, TypeError), ("seeds", [0, 0], ValueError),
+                               ("seeds", [0, -1], ValueError), ("n_out", 1, ValueError),
+                               ("times", [0.5, 3.0], ValueError),
+                               ("fisher_samples", 0, ValueError),
+                               ("progress", "no", TypeError)]:
+        _refused(lambda: simulate_protocol(**{**sim, name: value}), name, error)
+    for name, value, error in [("state", None, TypeError), ("seeds", [0], ValueError),
+                               ("N", 0, ValueError), ("n_out", 1, ValueError),
+                               ("tolerance_k", "4", TypeError),
+                               ("tolerance_c", -0.1, ValueError),
+                               ("rtol", 0.0, ValueError), ("atol", None, TypeError),
+                               ("progress", 1, TypeError)]:
+        _refused(lambda: compare_protocol(**{**sim, name: value}), name, error)

@@ -8,11 +8,13 @@ from typing import Any
 
 import numpy as np
 
+from .._checks import check_bool, check_int, check_real
 from ..comparison import PowerWarning, judge, power, seed_multiplier
+from ..simulation.driver import _check_seeds
 from .model import MultiTaskSetup, MultiTaskState
-from .ode import integrate_protocol
+from .ode import _check_run, integrate_protocol
 from .protocol import Protocol
-from .simulate import simulate_protocol
+from .simulate import check_dimension, simulate_protocol
 
 __all__ = ["compare_protocol"]
 
@@ -26,6 +28,19 @@ def compare_protocol(setup: MultiTaskSetup, state: MultiTaskState, protocol: Pro
     record time after the start, with the power rule of :mod:`odesolve.comparison` (a test
     too weak to detect a deviation that matters is INCONCLUSIVE, not a pass).
 
+    Parameters
+    ----------
+    setup, state, protocol, N, n_out, progress :
+        As :func:`~odesolve.multitask.simulate_protocol` (one state).
+    seeds : sequence of int
+        At least 2 distinct non-negative seeds (the standard error needs them).
+    tolerance_k, tolerance_c : float
+        Non-negative: the multiplier of the standard error (before the correction for the
+        number of seeds, :func:`odesolve.comparison.seed_multiplier`) and the floor
+        ``c / sqrt(N)``.
+    rtol, atol : float
+        Tolerances of the ODE solver.
+
     Returns
     -------
     dict
@@ -34,14 +49,27 @@ def compare_protocol(setup: MultiTaskSetup, state: MultiTaskState, protocol: Pro
         numbers of :func:`odesolve.comparison.power`, the ODE and simulation curves of eps_g
         (mean and sem) and ``t``.
 
+    Raises
+    ------
+    TypeError, ValueError
+        An argument breaks its rule, checked before the ODE or the simulation runs.
+
     Warns
     -----
     PowerWarning
         The verdict is INCONCLUSIVE (the message says how many seeds are needed).
     """
-    seeds = list(seeds)
+    _check_run(setup, state, protocol, batch=False)
+    N = check_dimension(setup, N)
+    seeds = list(_check_seeds(seeds))
     if len(seeds) < 2:
         raise ValueError("`seeds` must hold at least 2 seeds (the standard error needs them).")
+    n_out = check_int("n_out", n_out, minimum=2)
+    tolerance_k = check_real("tolerance_k", tolerance_k, minimum=0.0)
+    tolerance_c = check_real("tolerance_c", tolerance_c, minimum=0.0)
+    rtol = check_real("rtol", rtol, positive=True)
+    atol = check_real("atol", atol, minimum=0.0)
+    progress = check_bool("progress", progress)
     ode = integrate_protocol(setup, state, protocol, n_out=n_out, rtol=rtol, atol=atol)
     sim = simulate_protocol(setup, state, protocol, N=N, seeds=seeds, n_out=n_out,
                             progress=progress)

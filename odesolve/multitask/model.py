@@ -27,9 +27,10 @@ from typing import Literal
 import numpy as np
 from numpy.typing import ArrayLike
 
+from .._checks import check_bool, check_choice, check_int, check_real
 from .._typing import Seed
 from ..activations import Activation
-from ..model import ACTIVATIONS, Overlaps, TeacherStudent
+from ..model import Overlaps, TeacherStudent, check_seed, real_array
 
 __all__ = ["MultiTaskSetup", "MultiTaskState", "teacher_overlaps", "readout_with_similarity"]
 
@@ -50,6 +51,14 @@ class MultiTaskSetup:
         One readout head per task, or one shared head.
     activation, eta, eta_v, sigma, weight_decay :
         As :class:`odesolve.TeacherStudent` (defaults of every phase of a protocol).
+
+    Raises
+    ------
+    TypeError
+        An argument has the wrong type (``P=2.0``, ``heads=None``, ``eta="0.5"``, ...).
+    ValueError
+        ``K``, ``M`` or ``P`` < 1, ``heads`` not "multi" or "single", a rate negative or not
+        finite, an unknown activation.
     """
 
     K: int
@@ -63,18 +72,15 @@ class MultiTaskSetup:
     weight_decay: float = 0.0
 
     def __post_init__(self) -> None:
-        # TeacherStudent validates K, M, activation, rates
-        TeacherStudent(self.K, self.M, self.activation, self.eta, self.eta_v, self.sigma,
-                       self.weight_decay)
-        if isinstance(self.P, bool) or not isinstance(self.P, (int, np.integer)) or self.P < 1:
-            raise ValueError(f"`P` (number of teachers) must be a positive integer, got "
-                             f"{self.P!r}.")
-        if self.heads not in ("multi", "single"):
-            raise ValueError(f"`heads` must be 'multi' or 'single', got {self.heads!r}.")
-        if isinstance(self.activation, str):
-            object.__setattr__(self, "activation", self.activation.lower())
-            if self.activation not in ACTIVATIONS:
-                raise ValueError(f"`activation` must be one of {ACTIVATIONS}.")
+        # TeacherStudent checks K, M, activation and the rates; keep its normalised values
+        # (Python ints and floats, the activation name in lower case)
+        ts = TeacherStudent(self.K, self.M, self.activation, self.eta, self.eta_v, self.sigma,
+                            self.weight_decay)
+        for name in ("K", "M", "activation", "eta", "eta_v", "sigma", "weight_decay"):
+            object.__setattr__(self, name, getattr(ts, name))
+        object.__setattr__(self, "P", check_int("P", self.P, minimum=1))
+        object.__setattr__(self, "heads", check_choice("heads", self.heads,
+                                                       ("multi", "single")))
 
     @property
     def H(self) -> int:
@@ -107,6 +113,18 @@ class MultiTaskState:
     T : ndarray, shape (P*M, P*M)
     V : ndarray, shape (H, K)
     V_star : ndarray, shape (P, M)
+    check : bool
+        Validate on construction (default): Q and T symmetric, the covariance of the local
+        fields [[Q, R], [R^T, T]] positive semi-definite (:meth:`odesolve.Overlaps.validate`).
+
+    Raises
+    ------
+    TypeError
+        A field does not hold real numbers (e.g. strings, which are not converted),
+        ``check`` is not a boolean.
+    ValueError
+        A field is not 2-D or not finite, the shapes do not agree (the message names the
+        field), or (with ``check``) the covariance is not a covariance.
     """
 
     Q: np.ndarray
@@ -117,8 +135,9 @@ class MultiTaskState:
     check: bool = field(default=True, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        check_bool("check", self.check)
         for name in ("Q", "R", "T", "V", "V_star"):
-            arr = np.array(getattr(self, name), dtype=np.float64)
+            arr = real_array(name, getattr(self, name))
             if arr.ndim != 2:
                 raise ValueError(f"`{name}` must be 2-D, got shape {arr.shape}.")
             if not np.all(np.isfinite(arr)):
@@ -127,11 +146,13 @@ class MultiTaskState:
         K, PM = self.R.shape
         P, M = self.V_star.shape
         if P * M != PM:
-            raise ValueError(f"`R` has {PM} teacher columns but `V_star` describes {P} "
-                             f"teachers of {M} units.")
-        if self.Q.shape != (K, K) or self.T.shape != (PM, PM) or self.V.shape[1] != K:
-            raise ValueError(f"shapes do not agree: Q {self.Q.shape}, R {self.R.shape}, "
-                             f"T {self.T.shape}, V {self.V.shape}.")
+            raise ValueError(f"`R` has {PM} teacher columns but `V_star` of shape {(P, M)} "
+                             f"describes {P} teachers of {M} units (P*M = {P * M}).")
+        for name, shape in (("Q", (K, K)), ("T", (PM, PM)), ("V", (self.V.shape[0], K))):
+            if getattr(self, name).shape != shape:
+                raise ValueError(f"`{name}` has shape {getattr(self, name).shape}; expected "
+                                 f"{shape} to match `R` of shape {self.R.shape} (K = {K}, "
+                                 f"P*M = {PM}).")
         if self.check:
             self.as_overlaps(0, 0).validate()
 
@@ -179,10 +200,47 @@ class MultiTaskState:
         The student-student and student-teacher overlaps are those of vectors drawn in
         dimension N (with their O(1/sqrt N) fluctuations): the joint Gram matrix is sampled
         conditionally on the teachers' Gram matrix T.
+
+        Parameters
+        ----------
+        setup : MultiTaskSetup
+        T : array_like, shape (P*M, P*M)
+            Teacher-teacher overlaps (e.g. :func:`teacher_overlaps`): symmetric, positive
+            semi-definite.
+        V_star : array_like, shape (P, M)
+            Teacher readouts.
+        N : int
+            Input dimension whose fluctuations are imitated, at least 1.
+        student_std, readout_std : float
+            Non-negative standard deviations of the student's first-layer weights (per
+            component) and heads.
+        readout_mean : float
+            Mean of the heads.
+        seed : int, numpy.random.SeedSequence or numpy.random.Generator, optional
+
+        Returns
+        -------
+        MultiTaskState
+
+        Raises
+        ------
+        TypeError
+            An argument has the wrong type (``setup`` not a MultiTaskSetup, ``N=1e4``,
+            ``seed=0.5``, strings in ``T``, ...).
+        ValueError
+            ``N`` < 1, a negative standard deviation, a non-finite value, ``T`` or ``V_star``
+            of the wrong shape, ``T`` not symmetric positive semi-definite.
         """
-        T = np.asarray(T, dtype=np.float64)
-        V_star = np.asarray(V_star, dtype=np.float64)
-        rng = np.random.default_rng(seed)
+        if not isinstance(setup, MultiTaskSetup):
+            raise TypeError(f"`setup` must be a MultiTaskSetup, got {type(setup).__name__}.")
+        T = _teacher_array("T", T, (setup.P * setup.M, setup.P * setup.M))
+        V_star = _teacher_array("V_star", V_star, (setup.P, setup.M))
+        _check_gram("T", T)
+        N = check_int("N", N, minimum=1)
+        student_std = check_real("student_std", student_std, minimum=0.0)
+        readout_std = check_real("readout_std", readout_std, minimum=0.0)
+        readout_mean = check_real("readout_mean", readout_mean)
+        rng = np.random.default_rng(check_seed("seed", seed))
         K = setup.K
         # teacher vectors with Gram matrix T in a (P*M)-dimensional frame, students isotropic:
         # only overlaps matter, so draw the student's components along the teacher frame and
@@ -197,6 +255,28 @@ class MultiTaskState:
         Q = 0.5 * (Q + Q.T)
         V = rng.normal(readout_mean, readout_std, size=(setup.H, K))
         return cls(Q, R, T, V, V_star)
+
+
+def _teacher_array(name, value, shape) -> np.ndarray:
+    """A finite real array of the given shape (the teachers' overlaps or readouts)."""
+    arr = real_array(name, value)
+    if arr.shape != shape:
+        raise ValueError(f"`{name}` must have shape {shape} (P = number of teachers, M = units "
+                         f"per teacher of `setup`), got shape {arr.shape}.")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"`{name}` contains non-finite values.")
+    return arr
+
+
+def _check_gram(name, C, tol=1e-9) -> None:
+    """``C`` symmetric and positive semi-definite (with the tolerance of Overlaps.validate)."""
+    scale = max(1.0, float(np.abs(C).max(initial=0.0)))
+    if np.abs(C - C.T).max(initial=0.0) > tol * scale:
+        raise ValueError(f"`{name}` must be symmetric.")
+    eig = np.linalg.eigvalsh(C) if C.size else np.zeros(1)
+    if eig[0] < -tol * max(abs(eig[-1]), 1e-300):
+        raise ValueError(f"`{name}` must be positive semi-definite (a Gram matrix); its "
+                         f"smallest eigenvalue is {eig[0]:.3g}.")
 
 
 def _psd_factor(C):
@@ -230,16 +310,42 @@ def teacher_overlaps(M: int, P: int = 2, feature_similarity: float | Sequence[fl
 
     Parameters
     ----------
+    M : int
+        Hidden units per teacher, at least 1.
+    P : int
+        Number of teachers, at least 1.
     feature_similarity : float or sequence of float
-        ``a`` in [-1, 1]; a sequence gives one value per teacher p >= 2 (length P - 1).
+        ``a`` in [-1, 1]; a sequence gives one value per teacher p >= 2 (length P - 1; a
+        single value is used for all).
+    teacher_std : float
+        Positive standard deviation of the teachers' weights (per component).
+    orthogonal_units : bool
+        Only True is implemented.
+
+    Returns
+    -------
+    ndarray, shape (P*M, P*M)
+
+    Raises
+    ------
+    TypeError
+        An argument has the wrong type.
+    ValueError
+        ``M`` or ``P`` < 1, a similarity outside [-1, 1] or a sequence of the wrong length,
+        ``teacher_std`` not positive and finite.
     """
-    a = np.broadcast_to(np.asarray(feature_similarity, dtype=np.float64), (P - 1,)) \
-        if P > 1 else np.zeros(0)
-    if np.any(np.abs(a) > 1):
+    M = check_int("M", M, minimum=1)
+    P = check_int("P", P, minimum=1)
+    a = real_array("feature_similarity", feature_similarity)
+    if a.ndim > 1 or (a.ndim == 1 and a.shape not in ((1,), (P - 1,))):
+        raise ValueError(f"`feature_similarity` must be a number or hold P - 1 = {P - 1} "
+                         f"values (one per teacher after the first), got shape {a.shape}.")
+    if not np.all(np.abs(a) <= 1):                   # also refuses NaN
         raise ValueError(f"`feature_similarity` must lie in [-1, 1], got {a}.")
-    if not orthogonal_units:
+    a = np.broadcast_to(a, (P - 1,))
+    s2 = check_real("teacher_std", teacher_std, positive=True) ** 2
+    if not check_bool("orthogonal_units", orthogonal_units):
         raise NotImplementedError("only orthogonal teacher units are implemented.")
-    s2 = float(teacher_std) ** 2
     coef = np.concatenate([[1.0], a])                # overlap with teacher 1's direction
     T = np.zeros((P * M, P * M))
     for p in range(P):
@@ -256,11 +362,22 @@ def readout_with_similarity(v_star: ArrayLike, similarity: float, seed: Seed = N
     For M = 1 only similarity +1 (the same readout) and -1 (reversal) exist. For M >= 2 the
     rotation is in the plane of ``v_star`` and a random direction orthogonal to it (drawn with
     ``seed``).
+
+    Raises
+    ------
+    TypeError
+        An argument has the wrong type.
+    ValueError
+        ``v_star`` not finite (or zero for M >= 2), ``similarity`` outside [-1, 1] (or not +-1
+        for M = 1).
     """
-    v = np.asarray(v_star, dtype=np.float64)
-    c = float(similarity)
-    if not -1 <= c <= 1:
-        raise ValueError(f"`similarity` must lie in [-1, 1], got {similarity!r}.")
+    v = real_array("v_star", v_star)
+    if v.ndim > 1 or v.size == 0 or not np.all(np.isfinite(v)):
+        raise ValueError(f"`v_star` must be a finite number or vector (M,), got {v!r}.")
+    if v.size > 1 and not np.any(v):
+        raise ValueError("`v_star` must not be zero: it has no direction to rotate.")
+    c = check_real("similarity", similarity, minimum=-1.0, maximum=1.0)
+    seed = check_seed("seed", seed)
     if v.size == 1:
         if c not in (-1.0, 1.0):
             raise ValueError("with M = 1 readout similarity can only be +1 or -1 (reversal).")

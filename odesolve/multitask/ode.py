@@ -17,12 +17,13 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from .. import committee
-from ..activations import Activation
+from .._checks import check_choice, check_int, check_real
 from .._jit import source_tag, specialise
-from ..activations import kernels_for
+from ..activations import Activation, kernels_for
+from ..integration import output_times
 from ..kernels._generated import ewc as generated_ewc
 from ..model import Overlaps, TeacherStudent
-from ..solvers import Problem, solve
+from ..solvers import TABLEAUS, Problem, solve
 from .model import MultiTaskSetup, MultiTaskState
 from .protocol import Protocol
 
@@ -83,14 +84,63 @@ class ProtocolTrajectory:
 
 
 def _phase_times(protocol: Protocol, n_out: int, times: ArrayLike | None) -> np.ndarray:
-    """Output times: ``times`` plus every phase boundary, or ``n_out`` per phase."""
+    """Output times: ``times`` plus every phase boundary, or ``n_out`` per phase.
+
+    ``n_out`` must be an integer >= 2 (checked also when ``times`` is given) and ``times``
+    must follow the rules of :func:`odesolve.integration.output_times` with
+    ``t_max = protocol.t_max`` (finite, strictly increasing, in [0, t_max], ending at
+    t_max). The clip only removes rounding (times up to t_max (1 + 1e-12) are accepted).
+    """
+    n_out = check_int("n_out", n_out, minimum=2)
     bounds = np.concatenate([[0.0], np.cumsum([p.duration for p in protocol.phases])])
     if times is None:
         grid = [np.linspace(bounds[j], bounds[j + 1], n_out) for j in range(len(bounds) - 1)]
         out = np.concatenate(grid)
     else:
-        out = np.concatenate([np.asarray(times, dtype=np.float64), bounds])
+        out = np.concatenate([output_times(protocol.t_max, times), bounds])
     return np.unique(np.clip(out, 0.0, bounds[-1]))
+
+
+def _check_run(setup: Any, state: Any, protocol: Any, batch: bool) -> list[MultiTaskState]:
+    """Check the arguments shared by the protocol runs; return the states as a list.
+
+    Parameters
+    ----------
+    batch : bool
+        Whether ``state`` may also be a non-empty sequence of states.
+
+    Raises
+    ------
+    TypeError
+        ``setup``, ``state`` or ``protocol`` has the wrong type.
+    ValueError
+        A state does not match the setup, a phase names a teacher or head the setup does
+        not have, an empty sequence of states.
+    """
+    if not isinstance(setup, MultiTaskSetup):
+        raise TypeError(f"`setup` must be a MultiTaskSetup, got {type(setup).__name__}.")
+    if not isinstance(protocol, Protocol):
+        raise TypeError(f"`protocol` must be a Protocol, got {type(protocol).__name__}.")
+    if isinstance(state, MultiTaskState):
+        states = [state]
+    elif batch and isinstance(state, Sequence) and not isinstance(state, (str, bytes)):
+        states = list(state)
+        if not states:
+            raise ValueError("`state` is an empty sequence: give at least one "
+                             "MultiTaskState.")
+    else:
+        kind = "a MultiTaskState or a sequence of them" if batch else "a MultiTaskState"
+        raise TypeError(f"`state` must be {kind}, got {type(state).__name__}.")
+    for b, st in enumerate(states):
+        name = "state" if isinstance(state, MultiTaskState) else f"state[{b}]"
+        if not isinstance(st, MultiTaskState):
+            raise TypeError(f"`{name}` must be a MultiTaskState, got {type(st).__name__}.")
+        if (st.K, st.P, st.M, st.V.shape[0]) != (setup.K, setup.P, setup.M, setup.H):
+            raise ValueError(f"`{name}` (K={st.K}, P={st.P}, M={st.M}, {st.V.shape[0]} "
+                             f"heads) does not match `setup` (K={setup.K}, P={setup.P}, "
+                             f"M={setup.M}, {setup.H} heads).")
+    protocol.check(setup)
+    return states
 
 
 def fisher_diagonal(activation: str | Activation, Q: np.ndarray,
@@ -149,30 +199,45 @@ def integrate_protocol(setup: MultiTaskSetup, state: MultiTaskState | Sequence[M
         (each phase one parallel solver call, every member with its own adaptive step).
     protocol : Protocol
     n_out : int
-        Output times per phase (when ``times`` is not given).
+        Output times per phase (when ``times`` is not given), at least 2 (its start and end).
     times : array_like, optional
-        Output times in [0, protocol.t_max]; the phase boundaries are always added.
+        Strictly increasing output times in [0, protocol.t_max] ending at protocol.t_max
+        (the rules of :func:`odesolve.integration.output_times`); the phase boundaries are
+        always added.
     method, rtol, atol, dt :
-        Solver options (:func:`odesolve.integrate`).
+        Solver options (:func:`odesolve.integrate`); ``dt`` is required by the fixed-step
+        methods.
 
     Returns
     -------
     ProtocolTrajectory
         Arrays (n, ...) for one state, (B, n, ...) for a sequence. A member that fails
         (divergence) stops: its ``status`` and ``t_fail`` are set and its later outputs are NaN.
+
+    Raises
+    ------
+    TypeError
+        An argument has the wrong type (``setup`` not a MultiTaskSetup, ``protocol`` not a
+        Protocol, ``n_out=2.0``, strings in ``times``, ...).
+    ValueError
+        A state does not match ``setup``, a phase names a teacher or head the setup does not
+        have, ``n_out`` < 2, ``times`` outside [0, protocol.t_max] or not ending there, a
+        tolerance out of range, an unknown method.
     """
-    protocol.check(setup)
     batched = not isinstance(state, MultiTaskState)
-    states = list(state) if batched else [state]
-    for st in states:
-        if (st.K, st.P, st.M, st.V.shape[0]) != (setup.K, setup.P, setup.M, setup.H):
-            raise ValueError(f"`state` (K={st.K}, P={st.P}, M={st.M}, {st.V.shape[0]} heads) "
-                             f"does not match `setup` (K={setup.K}, P={setup.P}, "
-                             f"M={setup.M}, {setup.H} heads).")
+    states = _check_run(setup, state, protocol, batch=True)
+    method = check_choice("method", method.lower() if isinstance(method, str) else method,
+                          TABLEAUS)
+    rtol = check_real("rtol", rtol, positive=True)
+    atol = check_real("atol", atol, minimum=0.0)
+    if dt is not None:
+        dt = check_real("dt", dt, positive=True)
+    elif not TABLEAUS[method].adaptive:
+        raise ValueError(f"`dt` is required by the fixed-step method {method!r}.")
+    t_all = _phase_times(protocol, n_out, times)
     B, K, PM = len(states), setup.K, setup.P * setup.M
     T = np.stack([st.T for st in states])
     V_star = np.stack([st.V_star for st in states])
-    t_all = _phase_times(protocol, n_out, times)
     n = t_all.size
     Q_out = np.full((B, n, K, K), np.nan)
     R_out = np.full((B, n, K, PM), np.nan)

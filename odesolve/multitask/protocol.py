@@ -13,10 +13,12 @@ the output of the previous phase's task (derived in :mod:`odesolve.derive.ewc`).
 """
 from __future__ import annotations
 
-import math
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from .._checks import check_bool, check_int, check_real, describe
 
 if TYPE_CHECKING:
     from .model import MultiTaskSetup
@@ -47,6 +49,15 @@ class Phase:
         EWC strength lambda around the weights at the end of the previous phase; None (the
         default) for no EWC. ``ewc=0.0`` runs the EWC machinery (anchors as extra order
         parameters) with zero strength, which must equal None.
+
+    Raises
+    ------
+    TypeError
+        An argument has the wrong type (``duration=True``, ``teacher=1.0``, ``eta="0.5"``,
+        ``train_first="no"``, ...).
+    ValueError
+        ``duration`` not positive and finite, ``teacher`` or ``head`` negative, a rate or
+        ``ewc`` negative or not finite.
     """
 
     duration: float
@@ -60,33 +71,48 @@ class Phase:
     ewc: float | None = None
 
     def __post_init__(self) -> None:
-        if not (isinstance(self.duration, (int, float)) and math.isfinite(self.duration)
-                and self.duration > 0):
-            raise ValueError(f"phase `duration` must be a positive number, got "
-                             f"{self.duration!r}.")
-        for name in ("eta", "eta_v", "weight_decay"):
-            val = getattr(self, name)
-            if val is not None and not (math.isfinite(val) and val >= 0):
-                raise ValueError(f"phase `{name}` must be a non-negative number, got {val!r}.")
-        if self.ewc is not None and not (math.isfinite(self.ewc) and self.ewc >= 0):
-            raise ValueError(f"phase `ewc` (EWC strength) must be non-negative, got "
-                             f"{self.ewc!r}.")
-        if isinstance(self.teacher, bool) or not isinstance(self.teacher, int) \
-                or self.teacher < 0:
-            raise ValueError(f"phase `teacher` must be a non-negative integer, got "
-                             f"{self.teacher!r}.")
+        checked = {"duration": check_real("duration", self.duration, positive=True),
+                   "teacher": check_int("teacher", self.teacher, minimum=0),
+                   "train_first": check_bool("train_first", self.train_first),
+                   "train_readout": check_bool("train_readout", self.train_readout)}
+        if self.head is not None:
+            checked["head"] = check_int("head", self.head, minimum=0)
+        for name in ("eta", "eta_v", "weight_decay", "ewc"):
+            if getattr(self, name) is not None:
+                checked[name] = check_real(name, getattr(self, name), minimum=0.0)
+        for name, value in checked.items():
+            object.__setattr__(self, name, value)
 
 
 @dataclass(frozen=True)
 class Protocol:
-    """A sequence of :class:`Phase` objects."""
+    """A sequence of :class:`Phase` objects.
+
+    Parameters
+    ----------
+    phases : sequence of Phase
+        At least one; the first may not use EWC (it has no earlier weights to anchor to).
+
+    Raises
+    ------
+    TypeError
+        ``phases`` is not a sequence (a list or tuple) of :class:`Phase`.
+    ValueError
+        ``phases`` is empty, or the first phase uses EWC.
+    """
 
     phases: Sequence[Phase]
 
     def __post_init__(self) -> None:
+        if isinstance(self.phases, (str, bytes)) or not isinstance(self.phases, Sequence):
+            raise TypeError(f"`phases` must be a sequence of Phase, got "
+                            f"{describe(self.phases)}.")
         phases = tuple(self.phases)
-        if not phases or not all(isinstance(p, Phase) for p in phases):
-            raise ValueError("a Protocol needs at least one Phase.")
+        if not phases:
+            raise ValueError("`phases` is empty: a Protocol needs at least one Phase.")
+        for k, ph in enumerate(phases):
+            if not isinstance(ph, Phase):
+                raise TypeError(f"`phases[{k}]` must be a Phase, got {describe(ph)}.")
         if phases[0].ewc is not None:
             raise ValueError("EWC in the first phase has no earlier weights to anchor to.")
         object.__setattr__(self, "phases", phases)
@@ -106,7 +132,19 @@ class Protocol:
         return out
 
     def check(self, setup: MultiTaskSetup) -> None:
-        """Raise if a phase names a teacher or head the setup does not have."""
+        """Raise if a phase names a teacher or head the setup does not have.
+
+        Raises
+        ------
+        TypeError
+            ``setup`` is not a :class:`~odesolve.multitask.MultiTaskSetup`.
+        ValueError
+            naming the phase, its teacher or head and the setup's number of them.
+        """
+        from .model import MultiTaskSetup
+
+        if not isinstance(setup, MultiTaskSetup):
+            raise TypeError(f"`setup` must be a MultiTaskSetup, got {type(setup).__name__}.")
         for k, ph in enumerate(self.phases):
             if ph.teacher >= setup.P:
                 raise ValueError(f"phase {k}: teacher {ph.teacher} but the setup has "
@@ -124,14 +162,47 @@ class Protocol:
 
 def continual(t1: float, t2: float, ewc: float | None = None, **phase_kw: Any) -> Protocol:
     """Task 1 (teacher 0) for ``t1``, then task 2 (teacher 1) for ``t2``, optionally with EWC
-    around the end-of-task-1 weights."""
+    around the end-of-task-1 weights.
+
+    Parameters
+    ----------
+    t1, t2 : float
+        Durations of the two tasks, positive.
+    ewc : float, optional
+        EWC strength of the second phase (:class:`Phase`).
+    **phase_kw :
+        Further :class:`Phase` options for both phases (``eta``, ``head``, ...).
+
+    Raises
+    ------
+    TypeError, ValueError
+        A duration or a phase option breaks the rules of :class:`Phase` (the message names
+        the argument), or ``phase_kw`` holds ``duration``, ``teacher`` or an unknown option.
+    """
+    t1, t2 = _durations(t1=t1, t2=t2)
+    _check_phase_options("continual", phase_kw, ("duration", "teacher"))
     return Protocol((Phase(t1, teacher=0, **phase_kw),
                      Phase(t2, teacher=1, ewc=ewc, **phase_kw)))
 
 
 def reversal(t1: float, t2: float, **phase_kw: Any) -> Protocol:
     """Teacher 0, then teacher 1 through the *same* head. Build teacher 1 as teacher 0 with
-    flipped readouts (``readout_with_similarity(v, -1)``, feature similarity 1)."""
+    flipped readouts (``readout_with_similarity(v, -1)``, feature similarity 1).
+
+    Parameters
+    ----------
+    t1, t2 : float
+        Durations of the two phases, positive.
+    **phase_kw :
+        Further :class:`Phase` options for both phases (not ``head``: head 0 serves both).
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`continual`.
+    """
+    t1, t2 = _durations(t1=t1, t2=t2)
+    _check_phase_options("reversal", phase_kw, ("duration", "teacher", "head"))
     return Protocol((Phase(t1, teacher=0, head=0, **phase_kw),
                      Phase(t2, teacher=1, head=0, **phase_kw)))
 
@@ -140,7 +211,45 @@ def deficit(t_before: float, t_deficit: float, t_after: float, degraded: int = 1
             **phase_kw: Any) -> Protocol:
     """A deficit window (critical-period studies): the intact teacher 0, then a degraded
     teacher (index ``degraded``, e.g. low feature similarity or a noisy copy) through the same
-    head for ``t_deficit``, then teacher 0 again."""
+    head for ``t_deficit``, then teacher 0 again.
+
+    Parameters
+    ----------
+    t_before, t_deficit, t_after : float
+        Durations of the three phases, positive.
+    degraded : int
+        Index of the degraded teacher (0, the intact teacher itself, gives the undisturbed
+        control with the same phases).
+    **phase_kw :
+        Further :class:`Phase` options for all phases (not ``head``: head 0 serves all).
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`continual`; ``degraded`` not a non-negative integer.
+    """
+    t_before, t_deficit, t_after = _durations(t_before=t_before, t_deficit=t_deficit,
+                                              t_after=t_after)
+    degraded = check_int("degraded", degraded, minimum=0)
+    _check_phase_options("deficit", phase_kw, ("duration", "teacher", "head"))
     return Protocol((Phase(t_before, teacher=0, head=0, **phase_kw),
                      Phase(t_deficit, teacher=degraded, head=0, **phase_kw),
                      Phase(t_after, teacher=0, head=0, **phase_kw)))
+
+
+def _durations(**durations: Any) -> list[float]:
+    """The phase durations of a builder, checked under their own names."""
+    return [check_real(name, value, positive=True) for name, value in durations.items()]
+
+
+def _check_phase_options(builder: str, phase_kw: dict[str, Any], reserved: tuple[str, ...]
+                         ) -> None:
+    """``phase_kw`` holds only :class:`Phase` options that ``builder`` does not set itself."""
+    options = {f.name for f in dataclasses.fields(Phase)}
+    for key in phase_kw:
+        if key in reserved:
+            raise TypeError(f"`{key}` is set by {builder}() and cannot be passed to its "
+                            "phases.")
+        if key not in options:
+            raise TypeError(f"`{key}` is not an option of Phase (the keyword arguments of "
+                            f"{builder}() are passed to its phases).")

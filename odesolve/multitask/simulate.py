@@ -15,16 +15,16 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import ArrayLike
 
+from .._checks import check_bool, check_int
 from .._typing import Seed
-
 from ..activations import activation_functions
 from ..model import Overlaps
 from ..simulation import sgd
-from ..simulation.driver import _Progress
+from ..simulation.driver import _check_seeds, _Progress
 from ..simulation.rng import seed_state
 from ..weights import check_N, weights_from_overlaps
 from .model import MultiTaskSetup, MultiTaskState
-from .ode import ProtocolTrajectory, _phase_setup, _phase_times, task_errors
+from .ode import ProtocolTrajectory, _check_run, _phase_setup, _phase_times, task_errors
 from .protocol import Protocol
 
 __all__ = ["simulate_protocol", "multitask_weights"]
@@ -37,11 +37,38 @@ def multitask_weights(state: MultiTaskState, N: int,
     Returns
     -------
     W : ndarray, shape (K, N); W_star : ndarray, shape (P*M, N); V : ndarray, shape (H, K)
+
+    Raises
+    ------
+    TypeError
+        ``state`` is not a MultiTaskState, ``N`` not an integer, ``seed`` of the wrong type.
+    ValueError
+        ``N`` < K + P*M (:func:`odesolve.weights.weights_from_overlaps`).
     """
+    if not isinstance(state, MultiTaskState):
+        raise TypeError(f"`state` must be a MultiTaskState, got {type(state).__name__}.")
     ov = Overlaps(state.Q, state.R, state.T, state.V[0], np.ones(state.P * state.M),
                   check=False)
     W, W_star, _, _ = weights_from_overlaps(ov, N, seed=seed)
     return W, W_star, state.V.copy()
+
+
+def check_dimension(setup: MultiTaskSetup, N: int) -> int:
+    """``N`` as an int, large enough to hold the K student and P*M teacher vectors.
+
+    Raises
+    ------
+    TypeError
+        ``N`` is not an integer.
+    ValueError
+        ``N`` < K + P*M.
+    """
+    N = check_N(N)
+    n_vectors = setup.K + setup.P * setup.M
+    if N < n_vectors:
+        raise ValueError(f"`N` must be at least K + P*M = {n_vectors} to hold the student's "
+                         f"and the teachers' weight vectors, got {N}.")
+    return N
 
 
 def _fisher_mc(activation, W, v, n, rng):
@@ -67,17 +94,21 @@ def simulate_protocol(setup: MultiTaskSetup, state: MultiTaskState, protocol: Pr
 
     Parameters
     ----------
-    setup, state, protocol :
-        As :func:`~odesolve.multitask.integrate_protocol`; each seed gets weights with exactly
-        the overlaps of ``state`` (:func:`multitask_weights`).
+    setup, protocol :
+        As :func:`~odesolve.multitask.integrate_protocol`.
+    state : MultiTaskState
+        One initial state; each seed gets weights with exactly its overlaps
+        (:func:`multitask_weights`).
     N : int
+        Input dimension, at least K + P*M (room for the student's and the teachers' weight
+        vectors).
     seeds : sequence of int
-        Independent runs (in parallel over the cores).
+        Independent runs (in parallel over the cores): distinct non-negative integers.
     n_out, times :
         Record times, as for :func:`~odesolve.multitask.integrate_protocol` (rounded to whole
         steps).
     fisher_samples : int
-        Inputs for the Monte Carlo Fisher information of EWC phases.
+        Inputs for the Monte Carlo Fisher information of EWC phases, at least 1.
     progress : bool
         Progress line with ETA on stderr. Ctrl-C stops the run and returns what was
         recorded (later times NaN, ``info["interrupted"]`` True).
@@ -87,10 +118,21 @@ def simulate_protocol(setup: MultiTaskSetup, state: MultiTaskState, protocol: Pr
     ProtocolTrajectory
         With a leading seed axis: Q (S, n, K, K), R (S, n, K, P*M), V (S, n, H, K),
         eps_g (S, n, P) from the order parameters; ``info["mean"]``/``info["sem"]`` over seeds.
+
+    Raises
+    ------
+    TypeError
+        An argument has the wrong type (``state`` a sequence, ``N=1e4``, ``seeds=8``, ...).
+    ValueError
+        As :func:`~odesolve.multitask.integrate_protocol`; ``N`` < K + P*M,
+        ``fisher_samples`` < 1, ``seeds`` empty, negative or repeated.
     """
-    protocol.check(setup)
-    N = check_N(N)
-    seeds = list(seeds)
+    _check_run(setup, state, protocol, batch=False)
+    N = check_dimension(setup, N)
+    seeds = list(_check_seeds(seeds))
+    fisher_samples = check_int("fisher_samples", fisher_samples, minimum=1)
+    progress = check_bool("progress", progress)
+    t_all = _phase_times(protocol, n_out, times)
     S, K, PM, H = len(seeds), setup.K, setup.P * setup.M, setup.H
     seqs = [np.random.SeedSequence(s).spawn(3) for s in seeds]
     built = [multitask_weights(state, N, seed=q[0]) for q in seqs]
@@ -100,7 +142,6 @@ def simulate_protocol(setup: MultiTaskSetup, state: MultiTaskState, protocol: Pr
     streams = np.stack([seed_state(q[1]) for q in seqs])
     fisher_rng = [np.random.default_rng(q[2]) for q in seqs]
     fns = sgd.compiled(setup.activation)
-    t_all = _phase_times(protocol, n_out, times)
     steps = np.round(t_all * N).astype(np.int64)
     n = t_all.size
     Q = np.full((S, n, K, K), np.nan)
