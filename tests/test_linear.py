@@ -82,8 +82,10 @@ def test_unbalanced_weights_are_refused():
     W1, W2 = np.eye(2), np.diag([1.0, 2.0])
     with pytest.raises(ValueError, match="lambda-balanced"):
         exact_QQT(np.eye(2), W1, W2, 1.0)
-    with pytest.raises(ValueError, match="h <= d_out"):
+    with pytest.raises(ValueError, match="`h` must be <= `d_out` for `lam` >= 0"):
         balanced_weights(3, 4, 2, 1.0)
+    with pytest.raises(ValueError, match="`h` must be <= `d_in` for `lam` < 0"):
+        balanced_weights(2, 4, 5, -1.0)
 
 
 def test_ntk_measures_against_explicit_kronecker_products():
@@ -268,12 +270,14 @@ def test_balanced_aligned_chain_follows_the_depth_mode_equation(D, validation):
 def test_chain_input_errors():
     from odesolve.linear.deep import chain_gradient_flow
 
-    with pytest.raises(ValueError, match="must chain"):
+    with pytest.raises(ValueError, match=r"`weights\[1\]` has shape \(2, 3\) .* must chain"):
         chain_gradient_flow(np.eye(2), [np.eye(2), np.ones((2, 3))], [0, 1])
-    with pytest.raises(ValueError, match="Sigma must have shape"):
+    with pytest.raises(ValueError, match=r"`Sigma` must have shape \(2, 2\)"):
         chain_gradient_flow(np.eye(3), [np.eye(2)], [0, 1])
-    with pytest.raises(ValueError, match="mask"):
+    with pytest.raises(ValueError, match="`mask`"):
         chain_gradient_flow(np.eye(2), [np.eye(2)], [0, 1], mask=np.ones(3))
+    with pytest.raises(ValueError, match="`mask` must hold only 0"):
+        chain_gradient_flow(np.eye(2), [np.eye(2)], [0, 1], mask=np.full((2, 2), 0.5))
 
 
 def test_matrix_completion_deficit():
@@ -312,7 +316,7 @@ def test_train_exact_and_gradient_flow_give_the_same_trajectory():
     np.testing.assert_allclose(gf.weight_change(), weight_change(A1, A2, W1, W2))
     with pytest.raises(ValueError, match="rotation"):
         ex.weight_change()
-    with pytest.raises(ValueError, match="unknown method"):
+    with pytest.raises(ValueError, match="`method` must be one of 'gradient_flow', 'exact'"):
         train(Sigma, [W1, W2], t, method="euler")
 
 
@@ -331,3 +335,225 @@ def test_exact_matrix_solution_reduces_to_saxe_modes(lam):
     u_start = np.sqrt(u0 * (u0 + lam))                    # = (W2 W1)(0)
     ref = np.stack([saxe_mode(t, si, u_start) for si in s], axis=1)
     np.testing.assert_allclose(sv, ref, rtol=1e-4 if lam else 1e-9, atol=1e-12)
+
+
+# --- argument checks ----------------------------------------------------------------------------
+_W1, _W2 = balanced_weights(3, 3, 3, 0.5, scale=0.1, seed=0)
+_SIGMA = np.diag([3.0, 2.0, 1.0])
+_NAN_SIGMA = np.diag([3.0, np.nan, 1.0])
+_EYE3 = np.eye(3)
+
+
+def _task():
+    from odesolve.linear import completion_task
+
+    return completion_task(n=4, rank=1, seed=0)
+
+
+#: function -> (valid arguments, [(argument, bad value, error)]); every public function of
+#: odesolve.linear and its modules (test_every_public_linear_function_checks_its_arguments)
+ARGUMENT_CASES = {
+    "balanced_weights": (dict(d_in=3, h=2, d_out=3, lam=0.5, scale=0.1, seed=0), [
+        ("d_in", "3", TypeError), ("d_in", 0, ValueError), ("h", 2.0, TypeError),
+        ("h", -1, ValueError), ("d_out", True, TypeError), ("lam", np.nan, ValueError),
+        ("lam", {"a": 1}, TypeError), ("scale", 0.0, ValueError), ("scale", np.inf, ValueError),
+        ("scale", "0.1", TypeError), ("seed", -1, ValueError), ("seed", 1.5, TypeError)]),
+    "gradient_flow": (dict(Sigma=_SIGMA, W1=_W1, W2=_W2, t=[0.0, 1.0]), [
+        ("Sigma", _NAN_SIGMA, ValueError), ("Sigma", np.eye(2), ValueError),
+        ("W1", np.full((3, 3), "a"), TypeError), ("W2", np.ones((3, 2)), ValueError),
+        ("t", [0.0, np.nan], ValueError), ("t", [1.0, 2.0], ValueError),
+        ("t", [0.0, np.inf], ValueError), ("tau", 0.0, ValueError), ("tau", "1", TypeError),
+        ("rtol", 0.0, ValueError)]),
+    "chain_gradient_flow": (dict(Sigma=_SIGMA, weights=[_W1, _W2], t=[0.0, 1.0]), [
+        ("weights", "W", TypeError), ("weights", [], ValueError),
+        ("weights", [_W1, np.full((3, 3), np.nan)], ValueError),
+        ("Sigma", _NAN_SIGMA, ValueError), ("mask", np.full((3, 3), 0.5), ValueError),
+        ("mask", np.full((3, 3), "1"), TypeError), ("t", [0.0, 1.0, 1.0], ValueError),
+        ("t", ["0", "1"], TypeError), ("tau", np.nan, ValueError)]),
+    "end_to_end": (dict(weights=[_W1, _W2]), [
+        ("weights", None, TypeError), ("weights", [_W1, np.ones((2, 2))], ValueError)]),
+    "aligned_chain": (dict(Sigma=_SIGMA, D=2, u0=1e-2), [
+        ("Sigma", [[np.nan]], ValueError), ("D", 0, ValueError), ("D", 2.0, TypeError),
+        ("u0", -1.0, ValueError), ("width", 0, ValueError), ("seed", "a", TypeError)]),
+    "random_chain": (dict(d_in=3, width=2, d_out=3, D=2, scale=0.5), [
+        ("d_in", 0, ValueError), ("width", "2", TypeError), ("D", 0, ValueError),
+        ("scale", -1.0, ValueError), ("seed", -5, ValueError)]),
+    "exact_QQT": (dict(Sigma=_SIGMA, W1=_W1, W2=_W2, t=[0.0, 1.0]), [
+        ("t", [0.0, np.inf], ValueError), ("t", [0.0, np.nan], ValueError),
+        ("t", [1.0, 0.5], ValueError), ("t", -1.0, ValueError), ("t", [[0.0, 1.0]], ValueError),
+        ("t", ["a"], TypeError), ("tau", 0.0, ValueError), ("tau", 1e-310, ValueError),
+        ("lam", np.nan, ValueError), ("Sigma", np.eye(2), ValueError),
+        ("Sigma", _NAN_SIGMA, ValueError), ("W1", None, TypeError),
+        ("W2", np.ones((3, 2)), ValueError)]),
+    "riccati_matrix": (dict(Sigma=_SIGMA, lam=0.5), [
+        ("Sigma", "x", TypeError), ("Sigma", _NAN_SIGMA, ValueError), ("lam", np.nan, ValueError)]),
+    "network_function": (dict(X=np.eye(4), d_in=2), [
+        ("d_in", 0, ValueError), ("d_in", 4, ValueError), ("d_in", 2.0, TypeError),
+        ("X", np.ones((3, 4)), ValueError), ("X", np.full((4, 4), "a"), TypeError)]),
+    "ntk_blocks": (dict(X=np.eye(4), d_in=2), [
+        ("d_in", -1, ValueError), ("X", np.ones(4), ValueError)]),
+    "saxe_mode": (dict(t=[0.0, 1.0], s=2.0, u0=1e-3), [
+        ("t", [np.nan], ValueError), ("t", [-1.0], ValueError), ("t", "1", TypeError),
+        ("s", -1.0, ValueError), ("u0", 0.0, ValueError), ("tau", 0.0, ValueError)]),
+    "balanced_mode": (dict(t=[0.0, 1.0], sigma=1.0, s0=0.1, lam=0.5), [
+        ("sigma", np.nan, ValueError), ("s0", "x", TypeError), ("lam", np.inf, ValueError),
+        ("tau", -1.0, ValueError), ("t", [0.0, np.inf], ValueError)]),
+    "weight_change": (dict(W1=_W1, W2=_W2, W1_0=_W1, W2_0=_W2), [
+        ("W1_0", np.ones((2, 2)), ValueError), ("W2", np.full((3, 3), np.nan), ValueError),
+        ("W1", "x", TypeError), ("W2_0", np.ones((2, 3, 3)) * [[[1.0]], [[2.0]]],
+                                  None)]),
+    "kernel_distance": (dict(W1=_W1, W2=_W2, W1_0=_W1, W2_0=_W2), [
+        ("W1_0", np.ones((3, 2)), ValueError), ("W2", np.ones((3, 2)), ValueError),
+        ("W1", np.full((3, 3), np.inf), ValueError)]),
+    "ntk_inner": (dict(A=_EYE3, B=_EYE3, C=_EYE3, D=_EYE3), [
+        ("C", np.eye(2), ValueError), ("B", np.ones((2, 3)), ValueError),
+        ("D", np.full((3, 3), np.nan), ValueError), ("A", "x", TypeError)]),
+    "representation_alignment": (dict(W1=_W1, Sigma=_SIGMA), [
+        ("Sigma", np.eye(2), ValueError), ("W1", np.full((3, 3), np.nan), ValueError)]),
+    "low_rank_weights": (dict(W=_W1, rank=2), [
+        ("rank", 0, ValueError), ("rank", 1.0, TypeError), ("W", [[np.nan]], ValueError)]),
+    "task_aligned_low_rank": (dict(W1=_W1, W2=_W2, Sigma=_SIGMA, rank=2), [
+        ("rank", 4, ValueError), ("Sigma", np.eye(2), ValueError),
+        ("W2", np.ones((3, 2)), ValueError)]),
+    "depth_mode": (dict(t=[0.0, 1.0], s=1.0, u0=0.1, D=2), [
+        ("t", [0.5, 1.0], ValueError), ("D", 0, ValueError), ("D", 1.5, TypeError),
+        ("s", np.nan, ValueError), ("u0", -1.0, ValueError)]),
+    "pathway_deficit": (dict(D=2, onset=1.0, length=2.0, t_total=10.0), [
+        ("onset", 9.0, ValueError), ("length", 20.0, ValueError), ("S", 0.0, ValueError),
+        ("p0", -1.0, ValueError), ("n_out", 1, ValueError), ("t_total", np.nan, ValueError),
+        ("D", "2", TypeError)]),
+    "critical_period_curve": (dict(depths=(2,), onsets=[0.0], length=1.0, t_total=10.0), [
+        ("depths", [0], ValueError), ("depths", 2, TypeError), ("onsets", [-1.0], ValueError),
+        ("onsets", [20.0], ValueError), ("length", np.nan, ValueError)]),
+    "deficit_length_curve": (dict(depths=(2,), lengths=[1.0], t_total=10.0), [
+        ("lengths", [np.nan], ValueError), ("onset", -1.0, ValueError),
+        ("t_total", 0.0, ValueError), ("depths", [2.5], TypeError)]),
+    "completion_task": (dict(n=4, rank=2), [
+        ("n", 0, ValueError), ("rank", 5, ValueError), ("observed", 1.5, ValueError),
+        ("keep", np.nan, ValueError), ("seed", -1, ValueError)]),
+    "completion_deficit": (dict(D=2, task=_task(), t_total=1.0), [
+        ("task", "x", TypeError), ("task", {"target": np.eye(4)}, ValueError),
+        ("init", 0.0, ValueError), ("onset", -1.0, ValueError), ("length", 5.0, ValueError),
+        ("D", 0, ValueError)]),
+    "completion_deficit_curve": (dict(depths=(2,), onsets=(0.0,), length=0.5, t_total=1.0,
+                                      seeds=(0,), n=4, rank=1), [
+        ("seeds", [-1], ValueError), ("seeds", 0, TypeError), ("onsets", [2.0], ValueError),
+        ("bogus", 1, TypeError), ("depths", [], ValueError), ("observed", -0.5, ValueError)]),
+    "rank_task": (dict(d=4, singular_values=(2.0, 1.0)), [
+        ("d", 0, ValueError), ("singular_values", [np.nan], ValueError),
+        ("singular_values", (1.0,) * 5, ValueError), ("d_out", 0, ValueError),
+        ("seed", "x", TypeError)]),
+    "random_start": (dict(d_in=3, h=2, d_out=3, scale=0.3), [
+        ("start", "gaussian", ValueError), ("start", 1, TypeError), ("scale", 0.0, ValueError),
+        ("h", 0, ValueError), ("seed", -1, ValueError)]),
+    "rank_study": (dict(task=np.diag([2.0, 1.0]), h=2, ranks=[1], seeds=[0], t_final=1.0), [
+        ("ranks", [3], ValueError), ("ranks", 1, TypeError), ("seeds", [-1], ValueError),
+        ("t_final", 0.0, ValueError), ("scale", np.nan, ValueError),
+        ("task", [[np.nan]], ValueError), ("task", "x", TypeError), ("start", "x", ValueError)]),
+    "train": (dict(Sigma=_SIGMA, weights=[_W1, _W2], t=[0.0, 1.0], method="exact"), [
+        ("Sigma", _NAN_SIGMA, ValueError), ("Sigma", np.full((3, 3), "a"), TypeError),
+        ("Sigma", np.eye(2), ValueError), ("weights", [_W1], ValueError),
+        ("t", [0.0, np.nan], ValueError), ("t", [-1.0, 0.0], ValueError),
+        ("t", [0.0, 2.0, 1.0], ValueError), ("tau", np.nan, ValueError),
+        ("tau", 0.0, ValueError), ("method", "euler", ValueError), ("method", 1, TypeError),
+        ("mask", np.ones((3, 3)), ValueError), ("rtol", 1e-8, ValueError),
+        ("bogus", 1, TypeError)]),
+    "lazy_rich": (dict(), [("quick", "yes", TypeError)]),
+    "low_rank": (dict(), [("quick", 1, TypeError)]),
+    "critical_periods": (dict(), [("quick", None, TypeError)]),
+}
+
+
+def _linear_functions():
+    """Every public function of odesolve.linear and its modules (their __all__ lists)."""
+    import importlib
+    import inspect
+
+    found = {}
+    for module in ("exact", "measures", "critical", "deep", "network", "rank", "trajectory",
+                   "scenarios"):
+        mod = importlib.import_module(f"odesolve.linear.{module}")
+        for name in mod.__all__:
+            obj = getattr(mod, name)
+            if inspect.isfunction(obj):
+                found[name] = obj
+    return found
+
+
+def test_every_public_linear_function_checks_its_arguments():
+    assert sorted(ARGUMENT_CASES) == sorted(_linear_functions())
+
+
+@pytest.mark.parametrize("function, argument, value, error", [
+    pytest.param(f, a, v, e, id=f"{f}-{a}-{i}")
+    for f, (_, bad) in ARGUMENT_CASES.items() for i, (a, v, e) in enumerate(bad)])
+def test_linear_api_refuses_a_bad_argument_naming_it(function, argument, value, error):
+    """A wrong type raises TypeError, a wrong value ValueError, before any work, and the
+    message names the argument in backticks (`t`, `weights[1]`, `task['mask']`). A valid
+    value (error None) is accepted."""
+    import re
+    import time
+
+    valid, _ = ARGUMENT_CASES[function]
+    call = _linear_functions()[function]
+    kwargs = {**valid, argument: value}
+    if error is None:
+        call(**kwargs)
+        return
+    tic = time.perf_counter()
+    with pytest.raises(error) as info:
+        call(**kwargs)
+    assert type(info.value) is error, repr(info.value)
+    assert re.search(rf"`{re.escape(argument)}(`|\[)", str(info.value)), str(info.value)
+    assert time.perf_counter() - tic < 5.0
+
+
+def test_exact_solution_accepts_a_scalar_time_and_repeated_times():
+    X = exact_QQT(_SIGMA, _W1, _W2, [0.0, 1.0, 1.0, 2.0])
+    np.testing.assert_array_equal(X[1], X[2])
+    np.testing.assert_allclose(exact_QQT(_SIGMA, _W1, _W2, 2.0), X[3], rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(X[0], np.concatenate([_W1.T, _W2]) @ np.concatenate([_W1.T, _W2]).T,
+                               atol=1e-15)
+
+
+@pytest.mark.parametrize("where", ["exact_QQT", "train-exact", "train-gradient_flow",
+                                   "chain_gradient_flow"])
+def test_nan_in_sigma_is_a_value_error_naming_sigma(where):
+    """Not numpy's LinAlgError ('Eigenvalues did not converge') and not a solver run that
+    rejects steps: the check comes first."""
+    from odesolve.linear import chain_gradient_flow, train
+
+    calls = {"exact_QQT": lambda: exact_QQT(_NAN_SIGMA, _W1, _W2, [0.0, 1.0]),
+             "train-exact": lambda: train(_NAN_SIGMA, [_W1, _W2], [0.0, 1.0], method="exact"),
+             "train-gradient_flow": lambda: train(_NAN_SIGMA, [_W1, _W2], [0.0, 1.0]),
+             "chain_gradient_flow": lambda: chain_gradient_flow(_NAN_SIGMA, [_W1, _W2],
+                                                                [0.0, 1.0])}
+    with pytest.raises(ValueError, match="`Sigma` must be finite"):
+        calls[where]()
+
+
+def test_saxe_mode_at_late_times_and_for_a_zero_singular_value():
+    """The closed form is evaluated without overflow (it gave NaN once 2 s t / tau > 709),
+    and s = 0 (du/dt = -2 u^2) is u0 / (1 + 2 u0 t); both against the compiled depth-2 mode
+    integration."""
+    from odesolve.linear.critical import depth_mode
+
+    t = np.linspace(0.0, 1000.0, 11)
+    np.testing.assert_allclose(saxe_mode(t, 2.0, 1e-3), depth_mode(t, 2.0, 1e-3, 2),
+                               rtol=1e-8)
+    assert saxe_mode(1000.0, 2.0, 1e-3) == 2.0
+    np.testing.assert_allclose(saxe_mode(t, 0.0, 0.5, tau=2.0), depth_mode(t / 2.0, 0.0, 0.5, 2),
+                               rtol=1e-8)
+
+
+def test_low_rank_of_zero_weights_is_zero():
+    np.testing.assert_array_equal(low_rank_weights(np.zeros((3, 2)), 1), np.zeros((3, 2)))
+
+
+def test_completion_deficit_needs_an_unobserved_entry():
+    from odesolve.linear import completion_deficit
+
+    task = _task()
+    task = {**task, "mask": np.ones_like(task["mask"])}
+    with pytest.raises(ValueError, match="`task` has no unobserved entry"):
+        completion_deficit(2, task, t_total=1.0)

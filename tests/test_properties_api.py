@@ -195,14 +195,7 @@ class TestValidInputIntegratesOrIsFlagged:
                 assert all(np.all(np.isfinite(a[before])) for a in member)
                 assert all(np.all(np.isnan(a[after])) for a in member)
 
-    @pytest.mark.parametrize("method", [
-        pytest.param("dopri5", marks=xfail(
-            "ReLU kernels are NaN at zero variance, so a student unit of zero norm (Q_ii = 0, "
-            "e.g. Overlaps.random(student_std=0)) gives a NaN derivative at t = 0; rk4 and "
-            "euler flag NONFINITE at the first step, dopri5 rejects every step until "
-            "max_steps (integrate's default 10**9: hours) and reports MAX_STEPS "
-            "(odesolve/solvers/_stepper.py: a NaN initial step never falls below min_step)")),
-        "rk4", "euler"])
+    @pytest.mark.parametrize("method", ["dopri5", "rk4", "euler"])
     @settings(BAD, max_examples=5)
     @given(K=st.integers(1, 3), M=st.integers(1, 3), zero=st.integers(0, 2),
            readout_std=st.floats(0.1, 1.0))
@@ -499,40 +492,13 @@ SWEEP = {
                    st.sampled_from([{"student_std": -1.0}, {"N": 0}, {"seed": 1},
                                     {"readout_std": math.nan}])),
 }
-_SWEEP_NAMES = {"axes": ("etta", "eta", "K", "student_std"),
-                "init": ("student_std", "N", "seed", "readout_std")}
-_SWEEP_XFAIL = {                  # odesolve/sweeps/spec.py, SweepSpec.__post_init__
-    "t_max": "t_max=True is accepted as 1; a dict or string gets math.isfinite's 'must be "
-             "real number, not dict' without the name; wrong types raise ValueError",
-    "replicas": "wrong types ('' or 2.0) raise ValueError, not TypeError",
-    "n_out": "n_out=1 is accepted and the result holds one output time, t = [0.] (the "
-             "'final' observables are those of the initial state); wrong types raise "
-             "ValueError",
-    "method": "a non-string method raises ValueError, not TypeError",
-    "rtol": "rtol={'a': 1} raises \"'>' not supported\" without the name; False raises "
-            "ValueError (a wrong type)",
-    "atol": "an array raises numpy's 'truth value ... is ambiguous'; a dict \"'>' not "
-            "supported\" without the name",
-    "max_steps": "wrong types raise ValueError, not TypeError",
-    "seed": "seed is not checked by the spec: -1 raises numpy's 'expected non-negative "
-            "integer' (no name) when the chunks run, seed=False and seed=1.5 are accepted",
-    "chunk_size": "wrong types raise ValueError, not TypeError",
-    "keep": "a non-string keep raises ValueError, not TypeError",
-    "specialise_threshold": "not checked: NaN, 0, 2 or None are accepted; a string or a "
-                            "dict fails inside numpy without the name",
-    "learn_fraction": "not checked: NaN, -1 or False are accepted; a string fails inside "
-                      "numpy without the name",
-    "log_times": "not checked: None or 'no' are accepted (as false or true)",
-    "progress": "not checked: None is accepted",
-    "axes": "a string or a list of pairs raises dict()'s error, an int \"'int' object is "
-            "not iterable\", none naming `axes`",
-    "init": "a non-dict init raises dict.update's error without the name (N = 0 or a "
-            "negative std are refused only when the chunks run)",
-}
+#: names a refusal may give: the argument itself, or the parameter inside it that is wrong
+_SWEEP_NAMES = {"axes": ("axes", "etta", "eta", "K", "student_std"),
+                "init": ("init", "student_std", "N", "seed", "readout_std")}
 
 
 class TestSweepArguments:
-    @pytest.mark.parametrize("name, case", cases(SWEEP, _SWEEP_XFAIL))
+    @pytest.mark.parametrize("name, case", cases(SWEEP))
     @settings(BAD, max_examples=12)
     @given(data=st.data())
     def test_sweep_refuses(self, name, case, data):
@@ -564,61 +530,12 @@ MT_STATE = MultiTaskState.random(MT_SETUP, MT_T, V_star=[[1.0], [1.0]], N=1000,
                                  student_std=0.5, readout_std=0.5, seed=0)
 MT_PROTOCOL = Protocol((Phase(0.1, teacher=0), Phase(0.1, teacher=1)))
 
-_MT_XFAIL = {                      # odesolve/multitask/model.py, MultiTaskSetup
-    "P": "wrong types (2.0, a dict) raise ValueError, not TypeError",
-    "heads": "wrong types (None, 3) raise ValueError, not TypeError",
-}
-_STATE_XFAIL = {                  # odesolve/multitask/model.py, MultiTaskState
-    n: "a field of numeric strings is converted silently (np.array(..., dtype=float64)); a "
-       "field of the wrong shape gets 'shapes do not agree: Q (3, 3), R (2, 2), ...' "
-       "without the field in backticks"
-    for n in ("Q", "R", "T", "V", "V_star")}
-_RANDOM_XFAIL = {                 # odesolve/multitask/model.py, MultiTaskState.random
-    "N": "N is not checked: N=0 gives '`Q` contains non-finite values', N=-3 numpy's "
-         "'df <= 0', a dict an unnamed TypeError",
-    "student_std": "not checked: a negative std is accepted (only its square and sign "
-                   "enter), NaN gives '`Q` contains non-finite values'",
-    "readout_std": "not checked: numpy's 'scale < 0' (no name), NaN gives '`V` contains "
-                   "non-finite values'",
-    "readout_mean": "not checked: NaN gives '`V` contains non-finite values', a string "
-                    "numpy's conversion error",
-    "seed": "not checked: numpy's 'expected non-negative integer' or SeedSequence error "
-            "without the name",
-}
-_PHASE_XFAIL = {                  # odesolve/multitask/protocol.py, Phase
-    "duration": "duration=True is accepted (as 1); wrong types raise ValueError",
-    "teacher": "wrong types raise ValueError, not TypeError",
-    "head": "head is not checked: -1, 1.5 or 'x' are accepted",
-    "eta": "eta=True is accepted; a dict or string raises math.isfinite's 'must be real "
-           "number, not dict' without the name",
-    "eta_v": "as eta",
-    "weight_decay": "as eta",
-    "ewc": "as eta",
-    "train_first": "not checked: any value ('no', 0.5, None) is accepted as a flag",
-    "train_readout": "not checked: any value is accepted as a flag",
-}
-_PROTOCOL_RUN_XFAIL = {           # odesolve/multitask/ode.py, integrate_protocol
-    "setup": "a non-MultiTaskSetup raises AttributeError (\"'str' object has no attribute "
-             "'P'\") from Protocol.check",
-    "state": "a non-state raises \"'NoneType' object is not iterable\" or 'a single "
-             "Overlaps state cannot be indexed' without the name",
-    "protocol": "a non-Protocol raises AttributeError (no attribute 'check')",
-    "n_out": "n_out is not checked: n_out=1 is accepted (outputs only at the phase "
-             "boundaries), n_out=0 raises IndexError, a dict an unnamed TypeError",
-    "times": "times outside [0, t_max] are clipped silently (times=[-5, 0.05, 99] gives "
-             "[0, 0.05, 0.1, 0.2]); a 2-D array raises numpy's concatenate error",
-    "rtol": "a string raises float()'s 'could not convert string to float' (ValueError, no "
-            "name)",
-    "atol": "as rtol",
-}
-
-
 class TestMultiTaskArguments:
     @pytest.mark.parametrize("name, case", cases({
         "K": count(1), "M": count(1), "P": count(1),
         "heads": choice(("multi", "single")),
         "eta": real(minimum=0.0), "sigma": real(minimum=0.0),
-    }, _MT_XFAIL))
+    }))
     @BAD
     @given(data=st.data())
     def test_multitask_setup_refuses(self, name, case, data):
@@ -626,7 +543,7 @@ class TestMultiTaskArguments:
 
     @pytest.mark.parametrize("name, case", cases({
         n: _wrong(st.just("strings"), st.sampled_from(["non_finite", "shape", "one_d"]))
-        for n in ("Q", "R", "T", "V", "V_star")}, _STATE_XFAIL))
+        for n in ("Q", "R", "T", "V", "V_star")}))
     @settings(BAD, max_examples=12)
     @given(data=st.data())
     def test_multitask_state_refuses(self, name, case, data):
@@ -650,7 +567,7 @@ class TestMultiTaskArguments:
         "readout_mean": real(),
         "seed": _wrong(st.one_of(st.floats(-2, 2), TEXT, st.booleans()),
                        st.integers(-10**6, -1)),
-    }, _RANDOM_XFAIL))
+    }))
     @BAD
     @given(data=st.data())
     def test_multitask_random_state_refuses(self, name, case, data):
@@ -664,19 +581,25 @@ class TestMultiTaskArguments:
         "weight_decay": real(minimum=0.0, none_ok=True), "ewc": real(minimum=0.0,
                                                                      none_ok=True),
         "train_first": flag(), "train_readout": flag(),
-    }, _PHASE_XFAIL))
+    }))
     @BAD
     @given(data=st.data())
     def test_phase_refuses(self, name, case, data):
         check_argument(dict(duration=1.0, teacher=0), Phase, name, case, data)
 
     @settings(max_examples=15)
-    @given(phases=st.one_of(st.just(()), st.lists(st.sampled_from([1, "x", None, 0.5]),
-                                                   min_size=1, max_size=3).map(tuple),
+    @given(phases=st.one_of(st.just(()),
                             st.floats(0.1, 1.0).map(lambda d: (Phase(d, ewc=1.0),))))
-    def test_protocol_refuses_no_phases_or_non_phases_or_ewc_first(self, phases):
+    def test_protocol_refuses_no_phases_or_ewc_first(self, phases):
         with pytest.raises(ValueError, match="Phase|EWC"):
             Protocol(phases)
+
+    @settings(BAD, max_examples=15)
+    @given(phases=st.one_of(st.lists(st.sampled_from([1, "x", None, 0.5]),
+                                     min_size=1, max_size=3).map(tuple),
+                            st.sampled_from([None, 3, "x", Phase(1.0)])))
+    def test_protocol_refuses_phases_that_are_not_a_sequence_of_phases(self, phases):
+        assert_refused(lambda: Protocol(phases), "phases", TypeError)
 
     @pytest.mark.parametrize("name, case", cases({
         "setup": _wrong(st.sampled_from([None, "x", SETUP])),
@@ -686,7 +609,7 @@ class TestMultiTaskArguments:
         "method": choice(("rk4", "euler", "dopri5"), lower=True),
         "rtol": real(positive=True), "atol": real(minimum=0.0),
         "dt": real(positive=True, none_ok=True),
-    }, _PROTOCOL_RUN_XFAIL))
+    }))
     @settings(BAD, max_examples=10)
     @given(data=st.data())
     def test_integrate_protocol_refuses(self, name, case, data):
@@ -712,40 +635,12 @@ def time_limit(seconds):
         signal.signal(signal.SIGALRM, old)
 
 
-_BALANCED_XFAIL = {               # odesolve/linear/network.py, balanced_weights
-    n: "balanced_weights checks no argument: "
-       + {"d_in": "d_in=-1 raises numpy's 'negative dimensions are not allowed', d_in=0 "
-                  "divides by zero, a dict numpy's TypeError -- none naming `d_in`",
-          "h": "h=-1 numpy's 'negative dimensions', h=4.0 'lambda >= 0 needs h <= d_out "
-               "(h = 4.0, ...)', h=0 returns empty weights",
-          "d_out": "d_out=0 gives 'lambda >= 0 needs h <= d_out', d_out=2.5 numpy's "
-                   "TypeError, d_out=False is taken as 0",
-          "lam": "lam=NaN returns NaN weights silently; a dict raises \"'>=' not "
-                 "supported\"; an array numpy's 'truth value is ambiguous'",
-          "scale": "scale=-1 and scale=NaN are accepted; a string fails inside numpy",
-          "seed": "numpy's 'expected non-negative integer' or SeedSequence error without "
-                  "the name"}[n]
-    for n in ("d_in", "h", "d_out", "lam", "scale", "seed")}
-_TRAIN_XFAIL = {                  # odesolve/linear/trajectory.py (train), exact.py
-    "Sigma": "train checks no argument: Sigma with NaN raises numpy's LinAlgError "
-             "('Eigenvalues did not converge'), strings numpy's conversion error, a wrong "
-             "shape a broadcasting error -- none naming `Sigma`",
-    "t": "t with NaN is accepted by method='exact' (the NaN time is skipped silently); "
-         "strings raise numpy's conversion error",
-    "tau": "tau=NaN or inf are accepted by method='exact' (and NaN makes method="
-           "'gradient_flow' run for minutes, see the solver test below); tau=0 gives "
-           "'`t` must be non-negative and non-decreasing', naming `t`",
-    "method": "'unknown method' names the value, not `method`; a non-string raises "
-              "ValueError, not TypeError",
-}
-
-
 class TestLinearArguments:
     @pytest.mark.parametrize("name, case", cases({
         "d_in": count(1), "h": count(1), "d_out": count(1),
         "lam": _wrong(NOT_REAL | st.none(), NON_FINITE), "scale": real(minimum=0.0),
         "seed": _wrong(st.one_of(st.floats(-2, 2), TEXT), st.integers(-10**6, -1)),
-    }, _BALANCED_XFAIL))
+    }))
     @BAD
     @given(data=st.data())
     def test_balanced_weights_refuse(self, name, case, data):
@@ -761,12 +656,12 @@ class TestLinearArguments:
                     | st.just([-1.0, 0.0])),
         "tau": real(positive=True),
         "method": choice(("gradient_flow", "exact")),
-    }, _TRAIN_XFAIL))
+    }))
     @settings(BAD, max_examples=12)
     @given(data=st.data())
     def test_train_refuses(self, name, case, data):
-        """Through method='exact' (instant): a NaN that reaches method='gradient_flow' runs
-        for minutes (test_solver_flags_a_nan_parameter_at_once)."""
+        """Through method='exact' (instant); the arguments are checked before either
+        method runs."""
         W1, W2 = balanced_weights(d_in=3, h=3, d_out=3, lam=0.5, scale=0.1, seed=0)
         base = dict(Sigma=np.diag([3.0, 2.0, 1.0]), weights=[W1, W2],
                     t=np.linspace(0, 1, 5), method="exact")
@@ -775,9 +670,6 @@ class TestLinearArguments:
 
     @settings(BAD, max_examples=4)
     @given(bad=st.sampled_from([math.inf, math.nan]))
-    @xfail("exact_QQT never returns for t = inf (its sub-stepping loop `while s_now < "
-           "s_target` never ends) and returns silently for NaN; `t` should be checked "
-           "finite (odesolve/linear/exact.py)")
     def test_exact_solution_refuses_non_finite_times(self, bad):
         W1, W2 = balanced_weights(d_in=2, h=2, d_out=2, lam=0.5, scale=0.1, seed=0)
         with time_limit(1):
@@ -786,19 +678,12 @@ class TestLinearArguments:
 
 
 class TestSolverNonFiniteParameters:
-    @pytest.mark.parametrize("method", [
-        pytest.param("dopri5", marks=xfail(
-            "dopri5: a NaN parameter makes initial_step return a NaN step; `h_abs < "
-            "min_step` is then never true and every step is rejected until max_steps (status "
-            "MAX_STEPS after 10**8 rejections, minutes: e.g. train(..., tau=NaN) or "
-            "chain_gradient_flow with NaN in Sigma); it should stop at t = 0 with status "
-            "NONFINITE (odesolve/solvers/_stepper.py)")),
-        "rk4", "euler"])
+    @pytest.mark.parametrize("method", ["dopri5", "rk4", "euler"])
     @settings(BAD, max_examples=10)
     @given(a=st.sampled_from([math.nan, np.float64("nan")]), y0=st.floats(-2.0, 2.0))
     def test_solver_flags_a_nan_parameter_at_once(self, method, a, y0):
         """y' = -a y + sin t with a = NaN: the first derivative is NaN, so the member fails
-        with NONFINITE within the first step (fixed steps: at t = dt = 0.1)."""
+        with NONFINITE within the first step (in fact at t = 0, before any step)."""
         from odesolve.solvers import NONFINITE, solve
         from odesolve.solvers.testproblems import FORCED_DECAY
 
@@ -814,14 +699,16 @@ class TestSolverNonFiniteParameters:
 # ==========================================================================================
 class TestStabilityArguments:
     @pytest.mark.parametrize("function", ["plateau", "max_learning_rate", "stability_curves",
-                                          "decay_rate", "perfect_learning"])
+                                          "decay_rate", "perfect_learning",
+                                          "optimal_learning_rate", "plateau_small_eta",
+                                          "asymptotic_branch", "fixed_point", "continuation"])
     @settings(BAD, max_examples=5)
-    @given(setup=st.sampled_from([None, "erf", {"K": 2}, STATE]))
-    @xfail("the stability functions do not check `setup`: None, a string or a dict raise "
-           "AttributeError ('... has no attribute K') instead of a TypeError naming `setup` "
-           "(odesolve/stability.py, _check)")
+    @given(setup=st.sampled_from([None, "erf", {"K": 2}, STATE, MT_SETUP]))
     def test_stability_functions_refuse_a_setup_that_is_not_a_teacher_student(self, function,
                                                                                setup):
-        from odesolve import stability
+        from odesolve import fixedpoint, stability
 
-        assert_refused(lambda: getattr(stability, function)(setup), "setup", TypeError)
+        more = {"asymptotic_branch": ([0.5],), "fixed_point": ("plateau",),
+                "continuation": (None, [0.5])}.get(function, ())
+        call = getattr(stability, function, None) or getattr(fixedpoint, function)
+        assert_refused(lambda: call(setup, *more), "setup", TypeError)

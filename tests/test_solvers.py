@@ -232,6 +232,120 @@ def test_invalid_or_nonfinite_initial_state():
     assert np.isnan(res.y[1:]).all()
 
 
+@numba.njit(cache=True, error_model="numpy")
+def _barrier(t, y, p, work, out):
+    """``y' = sqrt(y - t)``: not a number where ``y < t``."""
+    out[0] = math.sqrt(y[0] - t)
+
+
+BARRIER = Problem(_barrier, name="test_solvers_barrier")
+#: every method: fixed steps of each tableau, and adaptive dopri5
+METHODS = [dict(method="euler", dt=0.01), dict(method="rk4", dt=0.01),
+           dict(method="dopri5", dt=0.01), dict(method="dopri5")]
+
+
+@pytest.mark.parametrize("kwargs", METHODS, ids=["euler", "rk4", "dopri5-fixed", "dopri5"])
+@pytest.mark.parametrize("case", ["nan_parameter", "inf_parameter", "nan_derivative"])
+def test_a_non_finite_initial_derivative_fails_at_once(kwargs, case):
+    """A derivative that is not finite at the initial state (a NaN or infinite parameter, or
+    a state where the right-hand side is undefined) ends the member before its first step:
+    NONFINITE at t = t0, the initial state kept, NaN after, no step taken -- for every method
+    (dopri5 used to reject steps until max_steps). The other members are not affected."""
+    t = np.linspace(0.0, 1.0, 5)
+    if case == "nan_derivative":                     # y0 = -1 < t0: sqrt of a negative
+        res = solve(BARRIER, [[-1.0], [0.25]], None, t, max_steps=10**6, **kwargs)
+    else:
+        bad = np.nan if case == "nan_parameter" else np.inf
+        res = solve(FORCED_DECAY, [[-1.0], [0.25]], [[bad], [1.0]], t, max_steps=10**6,
+                    **kwargs)
+    assert res.status[0] == NONFINITE and res.t_fail[0] == 0.0
+    assert res.n_accepted[0] == 0 and res.n_rejected[0] == 0 and res.n_rhs[0] == 1
+    assert res.y[0, 0, 0] == -1.0 and np.isnan(res.y[0, 1:]).all()
+    assert "derivative is not finite at the initial state" in res.message(0)
+    assert "diverges at t = 0" in res.message(0)
+    assert res.status[1] != NONFINITE or res.t_fail[1] > 0.0     # member 1 ran on its own
+
+
+@pytest.mark.parametrize("kwargs", METHODS, ids=["euler", "rk4", "dopri5-fixed", "dopri5"])
+def test_a_derivative_that_becomes_nan_later_fails_there(kwargs):
+    """y' = sqrt(y - t) from y0 = 1/4: z = y - t obeys z' = sqrt(z) - 1 and reaches 0 at
+    T = 2 ln 2 - 1 (integrate dz / (1 - sqrt z)); beyond it the derivative is NaN. Fixed
+    steps fail at the first step end past the numerical solution's crossing (Euler's is
+    O(dt) away from T); dopri5 shrinks its step onto T and stops there with NONFINITE within
+    a few hundred attempts, not max_steps."""
+    T = 2.0 * math.log(2.0) - 1.0
+    res = solve(BARRIER, [0.25], None, np.linspace(0.0, 1.0, 11), max_steps=10**6, **kwargs)
+    assert res.status[0] == NONFINITE, res.message(0)
+    if "dt" in kwargs:
+        assert abs(res.t_fail[0] - T) <= 2 * kwargs["dt"]
+    else:
+        assert abs(res.t_fail[0] - T) < 1e-6
+    assert res.n_accepted[0] + res.n_rejected[0] < 500
+
+
+def test_an_overflowing_trial_step_is_rejected_not_fatal():
+    """y' = y^2 from y0 = -1000 with a first step of 1: the trial step's end derivative
+    overflows (checked here with the tableau in NumPy), so its error norm is infinite; the
+    step is rejected and shortened and the run still reaches the exact -1000 / (1 + 1000 t).
+    A non-finite error norm therefore must not end a member."""
+    A, B = DOPRI5.A, DOPRI5.B
+    y0, h = -1000.0, 1.0
+    K = [y0 * y0]
+    for i in range(1, B.size):
+        stage = y0 + h * sum(A[i, j] * K[j] for j in range(i))
+        K.append(stage * stage)
+    with np.errstate(over="ignore"):
+        y_new = y0 + h * float(np.dot(B, K))
+        assert math.isfinite(y_new) and not math.isfinite(y_new * y_new)
+    t = np.array([0.0, 0.5, 1.0])
+    res = solve(SQUARE, [y0], None, t, method="dopri5", first_step=h)
+    assert res.success and res.n_rejected[0] >= 1
+    np.testing.assert_allclose(res.y, square_exact(t, [y0]), rtol=1e-6)
+
+
+def test_pure_relative_tolerance_with_components_at_zero():
+    """atol = 0 scales the error by rtol |y| alone; a component that is exactly 0 deviates by
+    exactly 0 (taken as 0, not 0 / 0) -- such runs used to get a NaN step and reject every
+    step until max_steps."""
+    t = np.linspace(0.0, 2.0, 5)
+    res = solve(LOGISTIC, [0.0, 0.5], [2.0, 1.0], t, method="dopri5", atol=0.0, rtol=1e-9,
+                max_steps=10**5)
+    assert res.success
+    assert np.all(res.y[:, 0] == 0.0)                       # 0 is a fixed point
+    np.testing.assert_allclose(res.y[:, 1], logistic_exact(t, 0.5, 2.0, 1.0)[:, 0],
+                               rtol=1e-7)
+    res = solve(FORCED_DECAY, [0.0], [1.0], t, method="dopri5", atol=0.0, rtol=1e-9,
+                max_steps=10**5)
+    assert res.success
+    np.testing.assert_allclose(res.y, forced_decay_exact(t, 0.0, 1.0), rtol=1e-7, atol=1e-12)
+
+
+@pytest.mark.parametrize("method", ["euler", "rk4", "dopri5"])
+@pytest.mark.parametrize("on_failure", ["raise", "flag"])
+def test_relu_student_unit_of_zero_norm_diverges_at_t0(method, on_failure):
+    """A student unit of zero norm (Q_11 = 0) is a valid state (Overlaps accepts the
+    covariance), but the ReLU kernels are 0 / 0 at zero variance, so the derivative is NaN
+    there: the run diverges at t = 0. integrate says so at once (DivergenceError, or status
+    NONFINITE with t_fail = 0) instead of rejecting steps until max_steps (dopri5: hours)."""
+    import odesolve
+
+    setup = odesolve.TeacherStudent(1, 2, "relu")
+    state = odesolve.Overlaps.random(1, 2, student_std=0.0, seed=0)
+    assert state.Q[0, 0] == 0.0
+    run = dict(t_max=1.0, method=method, progress=False, on_failure=on_failure)
+    if on_failure == "raise":
+        with pytest.raises(odesolve.DivergenceError,
+                           match="derivative is not finite at the initial state, so the run "
+                                 "diverges at t = 0") as err:
+            odesolve.integrate(setup, state, **run)
+        np.testing.assert_array_equal(err.value.t_fail, [0.0])
+        return
+    traj = odesolve.integrate(setup, state, **run)
+    assert traj.status == NONFINITE and traj.t_fail == 0.0
+    assert traj.info["n_accepted"][0] == traj.info["n_rejected"][0] == 0
+    assert np.isnan(traj.eps_g[1:]).all() and traj.Q[0, 0, 0] == 0.0
+
+
 @pytest.mark.parametrize("kwargs", [dict(method="rk4", dt=0.01), dict(method="dopri5")])
 def test_max_steps(kwargs):
     t = np.linspace(0.0, 10.0, 11)

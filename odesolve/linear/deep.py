@@ -23,9 +23,12 @@ import numba
 import numpy as np
 from numpy.typing import ArrayLike
 
+from .._checks import check_int, check_real
 from .._typing import Seed
 from ..kernels.views import matrix
+from ..model import check_seed
 from ..solvers import Problem, solve
+from ._args import check_chain, check_times, layer_list, real_matrix
 
 __all__ = ["chain_gradient_flow", "end_to_end", "aligned_chain", "random_chain",
            "CHAIN_GRADIENT_FLOW"]
@@ -142,29 +145,26 @@ CHAIN_GRADIENT_FLOW = Problem(_chain_rhs, n_work=_n_work, name="linear_chain_gra
 
 def end_to_end(weights: Sequence[np.ndarray]) -> np.ndarray:
     """End-to-end map of a list of layers: the product of W_D down to W_1 (leading time axes
-    allowed)."""
+    allowed).
+
+    Parameters
+    ----------
+    weights : list of ndarray, shapes (..., n_l, n_{l-1})
+
+    Returns
+    -------
+    ndarray, shape (..., d_out, d_in)
+
+    Raises
+    ------
+    TypeError, ValueError
+        ``weights`` is not a non-empty list of finite arrays whose last two axes chain.
+    """
+    weights = layer_list("weights", weights, stacked=True)
     P = weights[0]
     for W in weights[1:]:
         P = W @ P
     return P
-
-
-def _check_chain(Sigma, weights, mask):
-    weights = [np.asarray(W, dtype=np.float64) for W in weights]
-    if len(weights) < 1 or any(W.ndim != 2 for W in weights):
-        raise ValueError("weights must be a non-empty list of 2-D arrays W_1 .. W_D.")
-    for l in range(1, len(weights)):
-        if weights[l].shape[1] != weights[l - 1].shape[0]:
-            raise ValueError(f"weights[{l}] has shape {weights[l].shape} but weights[{l - 1}] "
-                             f"has {weights[l - 1].shape[0]} rows: layers must chain.")
-    shape = (weights[-1].shape[0], weights[0].shape[1])
-    Sigma = np.asarray(Sigma, dtype=np.float64)
-    if Sigma.shape != shape:
-        raise ValueError(f"Sigma must have shape (d_out, d_in) = {shape}, got {Sigma.shape}.")
-    mask = np.ones(shape) if mask is None else np.asarray(mask, dtype=np.float64)
-    if mask.shape != shape:
-        raise ValueError(f"mask must have Sigma's shape {shape}, got {mask.shape}.")
-    return Sigma, weights, mask
 
 
 def chain_gradient_flow(Sigma: ArrayLike, weights: Sequence[ArrayLike], t: ArrayLike,
@@ -178,22 +178,36 @@ def chain_gradient_flow(Sigma: ArrayLike, weights: Sequence[ArrayLike], t: Array
         Target (input-output correlation on whitened inputs, or the matrix to complete).
     weights : list of arrays W_1 (n_1, d_in), ..., W_D (d_out, n_{D-1})
     t : array, shape (n_t,)
-        Output times, starting at 0.
+        Output times: finite, strictly increasing, starting at 0.
     mask : array of 0/1, shape (d_out, d_in), optional
         Observed entries (all, by default).
+    tau : float
+        Time constant, positive.
+    rtol, atol : float
+        Tolerances of the Dormand-Prince solver.
 
     Returns
     -------
     list of arrays, shapes (n_t, n_l, n_{l-1}): each layer at the times ``t``.
+
+    Raises
+    ------
+    TypeError
+        An argument has the wrong type (strings in an array, a list that is not one of
+        arrays, ...).
+    ValueError
+        naming the argument: NaN or inf entries, shapes that do not fit, a mask with entries
+        other than 0 and 1, times that do not start at 0 or do not increase.
+    odesolve.solvers.SolverError
+        If the integration fails (a solver status other than OK, e.g. ``max_steps``).
     """
-    if tau <= 0:
-        raise ValueError(f"tau must be positive, got {tau}.")
-    Sigma, weights, mask = _check_chain(Sigma, weights, mask)
+    Sigma, weights, mask = check_chain(Sigma, weights, mask)
+    t = check_times("t", t)
+    tau = check_real("tau", tau, positive=True)
     dims = [weights[0].shape[1]] + [W.shape[0] for W in weights]
     p = np.concatenate([[len(weights), tau], dims, Sigma.ravel(), mask.ravel()])
     y0 = np.concatenate([W.ravel() for W in weights])
-    res = solve(CHAIN_GRADIENT_FLOW, y0, p, np.asarray(t, dtype=np.float64), method="dopri5",
-                rtol=rtol, atol=atol)
+    res = solve(CHAIN_GRADIENT_FLOW, y0, p, t, method="dopri5", rtol=rtol, atol=atol)
     res.raise_on_failure()
     out, off = [], 0
     for W in weights:
@@ -214,11 +228,19 @@ def aligned_chain(Sigma: ArrayLike, D: int, u0: float, width: int | None = None,
     ``u0^(1/D)`` per mode, with random orthogonal hidden bases.
 
     Returns a list of D arrays W_1 (width, d_in), ..., W_D (d_out, width).
+
+    Raises
+    ------
+    TypeError, ValueError
+        ``Sigma`` not a finite matrix, ``D`` or ``width`` not a positive integer, ``u0`` not
+        a finite number >= 0, a bad ``seed``.
     """
-    rng = np.random.default_rng(seed)
-    Sigma = np.asarray(Sigma, dtype=np.float64)
+    Sigma = real_matrix("Sigma", Sigma)
+    D = check_int("D", D, minimum=1)
+    u0 = check_real("u0", u0, minimum=0.0)
+    rng = np.random.default_rng(check_seed("seed", seed))
     d_out, d_in = Sigma.shape
-    width = min(d_out, d_in) if width is None else width
+    width = min(d_out, d_in) if width is None else check_int("width", width, minimum=1)
     r = min(d_out, d_in, width)
     U, _, Vt = np.linalg.svd(Sigma)
     a = u0 ** (1.0 / D)
@@ -228,8 +250,18 @@ def aligned_chain(Sigma: ArrayLike, D: int, u0: float, width: int | None = None,
 
 def random_chain(d_in: int, width: int, d_out: int, D: int, scale: float,
                  seed: Seed = None) -> list[np.ndarray]:
-    """Layers drawn i.i.d. N(0, scale^2 / fan_in): W_1 (width, d_in) .. W_D (d_out, width)."""
-    rng = np.random.default_rng(seed)
+    """Layers drawn i.i.d. N(0, scale^2 / fan_in): W_1 (width, d_in) .. W_D (d_out, width).
+
+    Raises
+    ------
+    TypeError, ValueError
+        a width or ``D`` that is not a positive integer, ``scale`` not positive, a bad
+        ``seed``.
+    """
+    d_in, width, d_out, D = (check_int(n, v, minimum=1) for n, v in (
+        ("d_in", d_in), ("width", width), ("d_out", d_out), ("D", D)))
+    scale = check_real("scale", scale, positive=True)
+    rng = np.random.default_rng(check_seed("seed", seed))
     dims = [d_in] + [width] * (D - 1) + [d_out]
     return [rng.standard_normal((dims[l + 1], dims[l])) * scale / np.sqrt(dims[l])
             for l in range(D)]

@@ -35,13 +35,24 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
+from .._checks import check_int, check_real
+from ..model import real_array
+from ._args import check_times, layer_list, real_matrix
+
 __all__ = ["riccati_matrix", "exact_QQT", "network_function", "ntk_blocks", "saxe_mode",
            "balanced_mode"]
 
 
 def riccati_matrix(Sigma: ArrayLike, lam: float) -> np.ndarray:
-    """F = [[-lam/2 I_in, Sigma^T], [Sigma, lam/2 I_out]], shape (d_in + d_out,) * 2."""
-    Sigma = np.asarray(Sigma, dtype=np.float64)
+    """F = [[-lam/2 I_in, Sigma^T], [Sigma, lam/2 I_out]], shape (d_in + d_out,) * 2.
+
+    Raises
+    ------
+    TypeError, ValueError
+        ``Sigma`` is not a finite matrix, ``lam`` not a finite number.
+    """
+    Sigma = real_matrix("Sigma", Sigma)
+    lam = check_real("lam", lam)
     d_out, d_in = Sigma.shape
     return np.block([[-0.5 * lam * np.eye(d_in), Sigma.T],
                      [Sigma, 0.5 * lam * np.eye(d_out)]])
@@ -58,29 +69,45 @@ def exact_QQT(Sigma: ArrayLike, W1: ArrayLike, W2: ArrayLike, t: ArrayLike, tau:
     W2 : array_like, shape (d_out, h)
         Initial weights, lambda-balanced (checked to 1e-8 relative).
     t : float or array_like, shape (n,)
+        Finite, non-negative, non-decreasing times.
     tau : float
+        Time constant, positive.
     lam : float, optional
         The balance lambda; default read off the weights.
 
     Returns
     -------
     ndarray, shape (d_in + d_out, d_in + d_out), or (n, ...) for several times
+
+    Raises
+    ------
+    TypeError
+        An argument has the wrong type (e.g. strings in ``t``).
+    ValueError
+        naming the argument: a matrix with NaN or inf entries or of the wrong shape, weights
+        that are not lambda-balanced, times that are negative, not finite or decreasing.
     """
-    W1, W2 = np.asarray(W1, dtype=np.float64), np.asarray(W2, dtype=np.float64)
+    W1, W2 = layer_list("weights", [W1, W2], names=("W1", "W2"))
+    Sigma = _task(Sigma, W1, W2)
+    times = check_times("t", t, from_zero=False, allow_scalar=True)
+    tau = check_real("tau", tau, positive=True)
     h = W1.shape[0]
     B = W2.T @ W2 - W1 @ W1.T
     est = float(np.trace(B) / h)
     scale = max(1.0, np.abs(B).max())
     if np.abs(B - est * np.eye(h)).max() > 1e-8 * scale:
-        raise ValueError("the weights are not lambda-balanced: W2^T W2 - W1 W1^T is not a "
-                         "multiple of the identity (see odesolve.linear.balanced_weights).")
-    lam = est if lam is None else float(lam)
+        raise ValueError("the weights `W1`, `W2` are not lambda-balanced: W2^T W2 - W1 W1^T "
+                         "is not a multiple of the identity (see "
+                         "odesolve.linear.balanced_weights).")
+    lam = est if lam is None else check_real("lam", lam)
     F = riccati_matrix(Sigma, lam)
     mu, V = np.linalg.eigh(F)
     Q = np.concatenate([W1.T, W2], axis=0)
-    times = np.atleast_1d(np.asarray(t, dtype=np.float64)) / tau
-    if np.any(np.diff(times) < 0) or times[0] < 0:
-        raise ValueError("`t` must be non-negative and non-decreasing.")
+    with np.errstate(over="ignore"):
+        times = np.atleast_1d(times) / tau
+    if not np.all(np.isfinite(times)):
+        raise ValueError(f"`t` / `tau` must be finite, got t up to {np.max(t):g} with tau = "
+                         f"{tau:g}.")
     # the flow map is a semigroup: march in sub-steps with |mu| ds <= 1/2, so that no
     # exponential exceeds e (the one-step formula loses all digits once e^{2 mu s} ~ 1e16)
     max_step = 0.5 / max(np.abs(mu).max(), 1e-300)
@@ -93,6 +120,13 @@ def exact_QQT(Sigma: ArrayLike, W1: ArrayLike, W2: ArrayLike, t: ArrayLike, tau:
             s_now = s_target if ds == s_target - s_now else s_now + ds
         out[j] = Q @ Q.T
     return out[0] if np.ndim(t) == 0 else out
+
+
+def _task(Sigma, W1, W2):
+    """``Sigma`` checked against the shape (d_out, d_in) of the layers W1 (h, d_in) and W2
+    (d_out, h)."""
+    return real_matrix("Sigma", Sigma, (W2.shape[0], W1.shape[1]),
+                       "(d_out, d_in) of the weights")
 
 
 def _riccati_step(mu, V, Q, ds):
@@ -108,22 +142,72 @@ def _riccati_step(mu, V, Q, ds):
 
 
 def network_function(X: np.ndarray, d_in: int) -> np.ndarray:
-    """W2 W1 from X = Q Q^T: the lower-left block, shape (..., d_out, d_in)."""
+    """W2 W1 from X = Q Q^T: the lower-left block, shape (..., d_out, d_in).
+
+    Raises
+    ------
+    TypeError, ValueError
+        ``X`` is not a real array of square matrices (..., n, n), ``d_in`` not an integer in
+        [1, n - 1].
+    """
+    X, d_in = _check_blocks(X, d_in)
     return X[..., d_in:, :d_in]
 
 
 def ntk_blocks(X: np.ndarray, d_in: int) -> tuple[np.ndarray, np.ndarray]:
     """(W1^T W1, W2 W2^T) from X: the NTK on whitened inputs is
-    ``W2 W2^T (x) I_in + I_out (x) W1^T W1``."""
+    ``W2 W2^T (x) I_in + I_out (x) W1^T W1``.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`network_function`.
+    """
+    X, d_in = _check_blocks(X, d_in)
     return X[..., :d_in, :d_in], X[..., d_in:, d_in:]
+
+
+def _check_blocks(X, d_in):
+    X = real_array("X", X)
+    if X.ndim < 2 or X.shape[-1] != X.shape[-2] or X.shape[-1] < 2:
+        raise ValueError(f"`X` must hold square matrices Q Q^T of size d_in + d_out >= 2 "
+                         f"(shape (..., n, n)), got shape {X.shape}.")
+    return X, check_int("d_in", d_in, minimum=1, maximum=X.shape[-1] - 1)
 
 
 def saxe_mode(t: ArrayLike, s: float, u0: float, tau: float = 1.0) -> np.ndarray:
     """Saxe et al. (2014) mode strength: tau du/dt = 2 u (s - u), from u(0) = u0,
     ``u(t) = s e^{2st/tau} / (e^{2st/tau} - 1 + s/u0)``, shape of ``t`` (a NumPy
-    scalar for a scalar ``t``)."""
-    e = np.exp(2 * s * np.asarray(t, dtype=np.float64) / tau)
-    return s * e / (e - 1 + s / u0)
+    scalar for a scalar ``t``).
+
+    Evaluated as ``s / (1 + (s/u0 - 1) e^{-2st/tau})``, which does not overflow at late
+    times; ``s = 0`` (a mode the task lacks) decays as ``u0 / (1 + 2 u0 t/tau)``.
+
+    Parameters
+    ----------
+    t : float or array_like
+        Finite, non-negative times.
+    s : float
+        Singular value of the task, >= 0.
+    u0 : float
+        Initial mode strength, > 0 (0 is a fixed point).
+    tau : float
+        Time constant, positive.
+
+    Raises
+    ------
+    TypeError, ValueError
+        naming the argument that is of the wrong type or out of range.
+    """
+    t = real_array("t", t)
+    if not np.all(np.isfinite(t)) or np.any(t < 0):
+        raise ValueError("`t` must be finite and non-negative.")
+    s = check_real("s", s, minimum=0.0)
+    u0 = check_real("u0", u0, positive=True)
+    tau = check_real("tau", tau, positive=True)
+    if s == 0.0:
+        return u0 / (1.0 + 2.0 * u0 * t / tau)
+    return s / (1.0 + (s / u0 - 1.0) * np.exp(-2.0 * s * t / tau))
 
 
 def balanced_mode(t: ArrayLike, sigma: float, s0: float, lam: float,
@@ -132,7 +216,15 @@ def balanced_mode(t: ArrayLike, sigma: float, s0: float, lam: float,
     ``tau ds/dt = sqrt(lam^2 + 4 s^2) (sigma - s)``
     (docs/theory/linear.md#theory-linear-modes), from the exact
     solution with one hidden unit aligned with a one-dimensional task; shape of ``t`` (a
-    NumPy scalar for a scalar ``t``)."""
+    NumPy scalar for a scalar ``t``).
+
+    Raises
+    ------
+    TypeError, ValueError
+        ``sigma``, ``s0``, ``lam`` not finite numbers, ``tau`` not positive, ``t`` as in
+        :func:`exact_QQT`.
+    """
+    sigma, s0, lam = (check_real(n, v) for n, v in (("sigma", sigma), ("s0", s0), ("lam", lam)))
     a1 = np.sqrt((np.sqrt(lam ** 2 + 4 * s0 ** 2) - lam) / 2)     # w1 (>= 0)
     a2 = np.sqrt((np.sqrt(lam ** 2 + 4 * s0 ** 2) + lam) / 2)     # w2, w2^2 - w1^2 = lam
     X = exact_QQT(np.array([[sigma]]), np.array([[a1]]), np.array([[np.sign(s0) * a2]]), t,

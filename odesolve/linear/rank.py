@@ -38,7 +38,10 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import ArrayLike
 
+from .._checks import check_choice, check_int, check_real
 from .._typing import Seed
+from ..model import check_seed
+from ._args import check_counts, check_seeds, nonnegative_values, real_matrix
 from .measures import kernel_distance, low_rank_weights, task_aligned_low_rank, weight_change
 from .network import balanced_weights, gradient_flow
 
@@ -51,18 +54,35 @@ def rank_task(d: int = 20, singular_values: Sequence[float] = (3.0, 2.0, 1.0),
               seed: int = 12345, d_out: int | None = None) -> np.ndarray:
     """Task ``Sigma = U diag(s) V^T`` of rank len(s) with random orthonormal U, V.
 
+    Parameters
+    ----------
+    d : int
+        Input dimension (and output dimension unless ``d_out`` is given), positive.
+    singular_values : sequence of float
+        Non-negative, finite; at most min(d, d_out) of them.
+    seed : int, sequence of int, Generator or None
+    d_out : int, optional
+
     Returns
     -------
     Sigma : ndarray, shape (d_out, d) (d_out defaults to d)
+
+    Raises
+    ------
+    TypeError, ValueError
+        naming the argument of the wrong type or out of range.
     """
-    d_out = d if d_out is None else d_out
-    k = len(singular_values)
+    d = check_int("d", d, minimum=1)
+    d_out = d if d_out is None else check_int("d_out", d_out, minimum=1)
+    singular_values = nonnegative_values("singular_values", singular_values)
+    k = singular_values.size
     if k > min(d, d_out):
-        raise ValueError(f"singular_values: {k} values need min(d, d_out) >= {k}.")
-    rng = np.random.default_rng(seed)
+        raise ValueError(f"`singular_values`: {k} values need min(d, d_out) >= {k}, got "
+                         f"d = {d}, d_out = {d_out}.")
+    rng = np.random.default_rng(check_seed("seed", seed))
     U = np.linalg.qr(rng.standard_normal((d_out, k)))[0]
     V = np.linalg.qr(rng.standard_normal((d, k)))[0]
-    return (U * np.asarray(singular_values, dtype=float)) @ V.T
+    return (U * singular_values) @ V.T
 
 
 def random_start(d_in: int, h: int, d_out: int, scale: float,
@@ -73,14 +93,22 @@ def random_start(d_in: int, h: int, d_out: int, scale: float,
     Returns
     -------
     W1 : ndarray, shape (h, d_in); W2 : ndarray, shape (d_out, h)
+
+    Raises
+    ------
+    TypeError, ValueError
+        naming the argument of the wrong type or out of range (``h`` > ``d_out`` for a
+        balanced start, as :func:`~odesolve.linear.balanced_weights`).
     """
+    start = check_choice("start", start, RANK_STARTS)
     if start == "balanced":
         return balanced_weights(d_in, h, d_out, 0.0, scale=scale, seed=seed)
-    if start == "independent":
-        rng = np.random.default_rng(seed)
-        return (rng.standard_normal((h, d_in)) * scale / np.sqrt(d_in),
-                rng.standard_normal((d_out, h)) * scale / np.sqrt(h))
-    raise ValueError(f"start must be one of {RANK_STARTS}, got {start!r}.")
+    d_in, h, d_out = (check_int(n, v, minimum=1) for n, v in (("d_in", d_in), ("h", h),
+                                                               ("d_out", d_out)))
+    scale = check_real("scale", scale, positive=True)
+    rng = np.random.default_rng(check_seed("seed", seed))
+    return (rng.standard_normal((h, d_in)) * scale / np.sqrt(d_in),
+            rng.standard_normal((d_out, h)) * scale / np.sqrt(h))
 
 
 def rank_study(task: ArrayLike | Callable[[int], ArrayLike], h: int, ranks: Sequence[int],
@@ -91,14 +119,17 @@ def rank_study(task: ArrayLike | Callable[[int], ArrayLike], h: int, ranks: Sequ
     Parameters
     ----------
     task : ndarray (d_out, d_in) or callable ``seed -> ndarray``
-        A fixed task, or one task per seed.
+        A fixed task, or one task per seed (finite matrices).
     h : int
-        Hidden width; every entry of ``ranks`` must lie in 1 .. h.
+        Hidden width; every entry of ``ranks`` must lie in 1 .. h (and be at most
+        min(d_in, d_out) of the task).
     ranks : sequence of int
     scale : float
         Initial weight scale (> 0) of the full-rank start.
     seeds : iterable of int
+        Non-negative, at least one.
     t_final : float
+        Training time, positive.
     start : {"balanced", "independent"}
 
     Returns
@@ -106,15 +137,27 @@ def rank_study(task: ArrayLike | Callable[[int], ArrayLike], h: int, ranks: Sequ
     dict with ``ranks``; ``weight_change`` and ``kernel_distance``, each a dict with keys
     ``"full"`` (n_seeds,), ``"random"`` and ``"aligned"`` (n_seeds, n_ranks), NaN where
     inadmissible; and ``max_relative_loss`` over the admissible runs (convergence check).
+
+    Raises
+    ------
+    TypeError, ValueError
+        naming the argument of the wrong type or out of range, before any training (a
+        callable ``task`` is checked on the first seed's task).
     """
-    ranks, seeds = [int(r) for r in ranks], list(seeds)
-    if start not in RANK_STARTS:
-        raise ValueError(f"start must be one of {RANK_STARTS}, got {start!r}.")
-    if not scale > 0:
-        raise ValueError(f"scale must be > 0, got {scale}.")
-    if any(r < 1 or r > h for r in ranks):
-        raise ValueError(f"ranks must lie in 1 .. h = {h}, got {ranks}.")
-    task_of = task if callable(task) else (lambda seed, S=np.asarray(task, float): S)
+    start = check_choice("start", start, RANK_STARTS)
+    scale = check_real("scale", scale, positive=True)
+    h = check_int("h", h, minimum=1)
+    ranks = check_counts("ranks", ranks, minimum=1, maximum=h)
+    seeds = check_seeds("seeds", seeds)
+    t_final = check_real("t_final", t_final, positive=True)
+    if callable(task):
+        def task_of(seed):
+            return _rank_task_matrix(task(seed), ranks)
+    else:
+        fixed = _rank_task_matrix(task, ranks)
+
+        def task_of(seed):
+            return fixed
     t = np.array([0.0, t_final])
     wc = {"full": np.empty(len(seeds)), "random": np.full((len(seeds), len(ranks)), np.nan),
           "aligned": np.full((len(seeds), len(ranks)), np.nan)}
@@ -129,7 +172,7 @@ def rank_study(task: ArrayLike | Callable[[int], ArrayLike], h: int, ranks: Sequ
 
     random_width = 1 if start == "balanced" else 2     # hidden directions per unit of rank
     for s, seed in enumerate(seeds):
-        Sigma = np.asarray(task_of(seed), dtype=np.float64)
+        Sigma = task_of(seed)
         d_out, d_in = Sigma.shape
         k = np.linalg.matrix_rank(Sigma)
         task_rank = k if task_rank is None else task_rank
@@ -150,3 +193,12 @@ def rank_study(task: ArrayLike | Callable[[int], ArrayLike], h: int, ranks: Sequ
             "weight_change": {key: val.tolist() for key, val in wc.items()},
             "kernel_distance": {key: val.tolist() for key, val in kd.items()},
             "max_relative_loss": worst}
+
+
+def _rank_task_matrix(Sigma, ranks):
+    """A task of :func:`rank_study`: a finite matrix with min(d_out, d_in) >= every rank."""
+    Sigma = real_matrix("task", Sigma)
+    if max(ranks) > min(Sigma.shape):
+        raise ValueError(f"`ranks` must not exceed min(d_out, d_in) = {min(Sigma.shape)} of "
+                         f"the task (shape {Sigma.shape}), got {max(ranks)}.")
+    return Sigma

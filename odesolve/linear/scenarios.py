@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from .._checks import check_bool
+
 __all__ = ["lazy_rich", "low_rank", "critical_periods", "LINEAR_SCENARIOS"]
 
 
@@ -31,7 +33,8 @@ def _linear_task(d=6, seed=0):
 
 def lazy_rich(quick: bool = False) -> dict[str, Any]:
     """Two-layer linear network 6-6-6, lambda-balanced start at scale 0.1: loss curves and the
-    kernel distance at t = 20 against lambda (exact solution)."""
+    kernel distance at t = 20 against lambda (exact solution); ``quick``: fewer lambdas."""
+    quick = check_bool("quick", quick)
     from .exact import exact_QQT
     from .measures import ntk_inner
     from .network import balanced_weights
@@ -70,7 +73,9 @@ def _plot_lazy_rich(d, axes):
 
 def low_rank(quick: bool = False) -> dict[str, Any]:
     """Laziness against initial rank: d = h = 20, a random rank-3 task (3, 2, 1) per seed,
-    scale 0.3; zero-balanced starts (the claim) and independent layers (the contrast)."""
+    scale 0.3; zero-balanced starts (the claim) and independent layers (the contrast);
+    ``quick``: fewer ranks and seeds."""
+    quick = check_bool("quick", quick)
     from .rank import rank_study, rank_task
 
     ranks = [2, 3, 6, 10] if quick else [2, 3, 4, 6, 8, 10, 12, 15]
@@ -106,6 +111,10 @@ def _plot_low_rank(d, axes):
 
 
 def critical_periods(quick: bool = False) -> dict[str, Any]:
+    """Two pathways: final share of the deprived pathway against deficit onset and length,
+    per depth; matrix completion: final error against deprivation onset (module docstring);
+    ``quick``: fewer onsets, lengths and seeds."""
+    quick = check_bool("quick", quick)
     from .critical import completion_deficit_curve, critical_period_curve, deficit_length_curve
 
     onsets = np.linspace(0, 300, 7 if quick else 31)

@@ -15,6 +15,8 @@ from typing import Literal
 import numpy as np
 from numpy.typing import ArrayLike
 
+from .._checks import check_choice, check_real
+from ._args import check_chain, check_times
 from .deep import chain_gradient_flow, end_to_end
 from .exact import exact_QQT, network_function, ntk_blocks
 from .measures import ntk_inner
@@ -94,34 +96,54 @@ def train(Sigma: ArrayLike, weights: Sequence[ArrayLike], t: ArrayLike,
     Parameters
     ----------
     Sigma : array_like, shape (d_out, d_in)
-        Target (input-output correlation on whitened inputs, or the matrix to complete).
+        Target (input-output correlation on whitened inputs, or the matrix to complete),
+        finite.
     weights : sequence of array_like
-        Initial layers W_1 (n_1, d_in), ..., W_D (d_out, n_{D-1}).
+        Initial layers W_1 (n_1, d_in), ..., W_D (d_out, n_{D-1}), finite.
     t : array_like, shape (n,)
-        Output times, starting at 0.
+        Output times: finite, strictly increasing, starting at 0.
     method : {"gradient_flow", "exact"}
         ``"exact"`` needs two lambda-balanced layers and no mask.
     mask : array_like of 0/1, shape (d_out, d_in), optional
         Observed entries (all, by default).
     tau : float
-        Time constant of the gradient flow.
+        Time constant of the gradient flow, positive.
     **solver_kw
-        ``rtol``, ``atol`` of :func:`chain_gradient_flow`.
+        ``rtol``, ``atol`` of :func:`chain_gradient_flow` (method "gradient_flow" only).
 
     Returns
     -------
     LinearTrajectory
+
+    Raises
+    ------
+    TypeError
+        An argument has the wrong type, or an unknown solver option is given.
+    ValueError
+        naming the argument: NaN or inf entries, shapes that do not fit, times that do not
+        start at 0 or do not increase, ``tau`` <= 0, an unknown ``method``, or an option
+        ``method="exact"`` does not take.
     """
-    Sigma = np.asarray(Sigma, dtype=np.float64)
-    t = np.asarray(t, dtype=np.float64)
+    method = check_choice("method", method, ("gradient_flow", "exact"))
+    tau = check_real("tau", tau, positive=True)
+    unknown = sorted(set(solver_kw) - {"rtol", "atol"})
+    if unknown:
+        raise TypeError(f"`{unknown[0]}` is not an option of train (solver options: `rtol`, "
+                        f"`atol`).")
+    Sigma, layers, _ = check_chain(Sigma, weights)
+    t = check_times("t", t)
     if method == "exact":
-        if len(weights) != 2 or mask is not None:
-            raise ValueError("method='exact' is the two-layer lambda-balanced solution: pass "
-                             "[W1, W2] and no mask.")
-        X = exact_QQT(Sigma, weights[0], weights[1], t, tau=tau)
+        if len(layers) != 2:
+            raise ValueError(f"`weights` must be two layers [W1, W2] for method='exact' (the "
+                             f"two-layer lambda-balanced solution), got {len(layers)}.")
+        if mask is not None:
+            raise ValueError("`mask` needs method='gradient_flow': method='exact' fits every "
+                             "entry.")
+        if solver_kw:
+            raise ValueError(f"`{sorted(solver_kw)[0]}` applies to method='gradient_flow' "
+                             f"only: method='exact' has no solver.")
+        X = exact_QQT(Sigma, layers[0], layers[1], t, tau=tau)
         return LinearTrajectory(t=t, Sigma=Sigma, method="exact", X=X)
-    if method != "gradient_flow":
-        raise ValueError(f"unknown method {method!r}; use 'gradient_flow' or 'exact'.")
-    W = chain_gradient_flow(Sigma, weights, t, mask=mask, tau=tau, **solver_kw)
+    W = chain_gradient_flow(Sigma, layers, t, mask=mask, tau=tau, **solver_kw)
     return LinearTrajectory(t=t, Sigma=Sigma, method=method, weights=W,
                             mask=None if mask is None else np.asarray(mask, dtype=float))

@@ -18,12 +18,16 @@ failures are reported as status codes (constants below), a failure time and coun
 
 Validity checks: every accepted step checks that the new state is finite and calls
 ``is_valid`` on it; output times between step ends (dense output) are checked the same way.
-A failing member stops; its unwritten outputs, including the failing one, are NaN. The
-adaptive method rejects a trial step whose state or error estimate is not finite (the step
-shrinks by ``MIN_FACTOR``); if that drives the step below ``10 ulp(t)`` the status is
-``NONFINITE``, otherwise a vanishing step gives ``STEP_TOO_SMALL`` (e.g. at a finite-time
-blow-up such as y' = y**2, where the state stays finite up to the pole). Failures inside the
-step loop (``MAX_STEPS``, ``STEP_TOO_SMALL``, overflow) report the last accepted time.
+A failing member stops; its unwritten outputs, including the failing one, are NaN. A
+derivative that is not finite at the initial state (e.g. a NaN parameter) ends the member at
+once with ``NONFINITE`` at ``t_eval[0]``, every method alike: each step starts from it, so no
+step can be finite. The adaptive method rejects a trial step whose state or error estimate is
+not finite (the step shrinks by ``MIN_FACTOR``: a shorter step may stay finite); if that
+drives the step below ``10 ulp(t)`` the status is ``NONFINITE``, as it is at once for a step
+size that is not a number; otherwise a vanishing step gives ``STEP_TOO_SMALL`` (e.g. at a
+finite-time blow-up such as y' = y**2, where the state stays finite up to the pole).
+Failures inside the step loop (``MAX_STEPS``, ``STEP_TOO_SMALL``, overflow) report the last
+accepted time.
 
 Stopping and progress: the batch drivers take two small *control* arrays shared with the Python
 thread that launched them (see :mod:`odesolve.solvers._control`): ``stop`` (int64, shape (1,))
@@ -151,6 +155,15 @@ def _write_row(out, j, y):
 
 
 @numba.njit(**_JIT)
+def _scaled_square(x, scale):
+    """``(x / scale)**2``, taking ``0 / 0`` as 0: a component that is exactly zero where its
+    tolerance ``atol + rtol |y|`` is zero (``atol = 0``) deviates by nothing."""
+    if x == 0.0:
+        return 0.0
+    return (x / scale) ** 2
+
+
+@numba.njit(**_JIT)
 def _error_norm(K, E, h, y, y_new, rtol, atol):
     """Hairer's RMS norm of the embedded error ``h * K.T @ E`` (inf if y_new is not finite).
 
@@ -173,7 +186,7 @@ def _error_norm(K, E, h, y, y_new, rtol, atol):
         for j in range(E.shape[0]):
             e += E[j] * K[j, m]
         scale = atol[m] + max(abs(y[m]), abs(y_new[m])) * rtol
-        acc += (h * e / scale) ** 2
+        acc += _scaled_square(h * e, scale)
     return math.sqrt(acc / n)
 
 
@@ -240,7 +253,9 @@ def _t_rk_step(t, y, h, p, work, A, B, C, K, ytmp, y_new):
 def _t_initial_step(t0, y0, f0, t_end, p, work, rtol, atol, error_order, y1, f1):
     """Initial step size (Hairer, Norsett & Wanner, Sec. II.4; as scipy). Template, calls ``rhs``.
 
-    One right-hand side evaluation; ``y1`` and ``f1`` (shape (n,)) are scratch.
+    One right-hand side evaluation; ``y1`` and ``f1`` (shape (n,)) are scratch. Returns 0
+    when the estimate gives no positive step (e.g. an infinite scaled derivative, possible
+    with ``atol = 0``): the caller then starts from its minimum step ``10 ulp(t0)``.
     """
     n = y0.shape[0]
     interval = t_end - t0
@@ -248,8 +263,8 @@ def _t_initial_step(t0, y0, f0, t_end, p, work, rtol, atol, error_order, y1, f1)
     d1 = 0.0
     for m in range(n):
         scale = atol[m] + abs(y0[m]) * rtol
-        d0 += (y0[m] / scale) ** 2
-        d1 += (f0[m] / scale) ** 2
+        d0 += _scaled_square(y0[m], scale)
+        d1 += _scaled_square(f0[m], scale)
     d0 = math.sqrt(d0 / n)
     d1 = math.sqrt(d1 / n)
     if d0 < 1e-5 or d1 < 1e-5:
@@ -263,7 +278,7 @@ def _t_initial_step(t0, y0, f0, t_end, p, work, rtol, atol, error_order, y1, f1)
     d2 = 0.0
     for m in range(n):
         scale = atol[m] + abs(y0[m]) * rtol
-        d2 += ((f1[m] - f0[m]) / scale) ** 2
+        d2 += _scaled_square(f1[m] - f0[m], scale)
     d2 = math.sqrt(d2 / n) / h0
     if d1 <= 1e-15 and d2 <= 1e-15:
         h1 = max(1e-6, h0 * 1e-3)
@@ -271,7 +286,7 @@ def _t_initial_step(t0, y0, f0, t_end, p, work, rtol, atol, error_order, y1, f1)
         h1 = (0.01 / max(d1, d2)) ** (1.0 / (error_order + 1))
     h = min(100.0 * h0, h1, interval)
     if not h > 0.0:  # NaN from a non-finite f1
-        h = h0
+        h = h0 if h0 > 0.0 else 0.0         # 0 (or NaN from inf / inf): the minimum step
     return h
 
 
@@ -327,6 +342,9 @@ def _t_fixed_member(t_eval, dt, y0, p, A, B, C, max_steps, K, y, y_new, ytmp, wo
     if n_t > 1:
         rhs(t, y, p, work, K[0])
         n_rhs += 1
+        if not _all_finite(K[0]):           # every step starts from it: diverges at t0
+            _fill_nan(out, 1)
+            return NONFINITE, t, n_steps, n_rhs
     j = 1
     next_poll = 0
     while j < n_t:
@@ -384,7 +402,9 @@ def _t_adaptive_member(t_eval, y0, p, A, B, C, E, P, error_order, rtol, atol, fi
     Error control as scipy's RK45: Hairer's RMS norm with ``atol + rtol * max(|y|, |y_new|)``,
     step factor ``0.9 * err**(-1/(error_order+1))`` limited to [0.2, 10] (no increase right
     after a rejection). Steps are not shortened for output times (dense output), only the last
-    one is clipped to ``t_eval[-1]``.
+    one is clipped to ``t_eval[-1]``. A component whose scale is zero (``atol = 0`` and the
+    component 0) counts as 0 in the norms when its deviation is exactly 0 (scipy's norm is
+    0 / 0 = NaN there), so pure relative control works with components that stay at zero.
 
     Parameters
     ----------
@@ -437,6 +457,9 @@ def _t_adaptive_member(t_eval, y0, p, A, B, C, E, P, error_order, rtol, atol, fi
         return status, t_fail, n_acc, n_rej, n_rhs
     rhs(t, y, p, work, K[0])
     n_rhs += 1
+    if not _all_finite(K[0]):               # every trial step starts from it: diverges at t0
+        _fill_nan(out, 1)
+        return NONFINITE, t, n_acc, n_rej, n_rhs
     if first_step > 0.0:
         h_abs = min(first_step, t_end - t)
     else:
@@ -461,8 +484,8 @@ def _t_adaptive_member(t_eval, y0, p, A, B, C, E, P, error_order, rtol, atol, fi
             if n_acc + n_rej >= max_steps:
                 status = MAX_STEPS
                 break
-            if h_abs < min_step:
-                status = NONFINITE if overflow else STEP_TOO_SMALL
+            if not h_abs >= min_step:       # also a NaN step, which no rejection shrinks
+                status = NONFINITE if overflow or h_abs != h_abs else STEP_TOO_SMALL
                 break
             t_new = t + h_abs
             if t_new > t_end:

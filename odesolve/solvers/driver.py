@@ -89,7 +89,17 @@ class SolverResult:
         text = STATUS_MESSAGES.get(code, f"unknown status {code}")
         if code == OK:
             return f"{self.method}: {text}."
+        if code == NONFINITE and self._diverged_at_start(i):
+            return (f"{self.method}: the derivative is not finite at the initial state, so the "
+                    f"run diverges at t = {self.t_fail[i]:.10g} (status {code}).")
         return f"{self.method}: {text} at t = {self.t_fail[i]:.10g} (status {code})."
+
+    def _diverged_at_start(self, i: int) -> bool:
+        """Member ``i`` stopped before its first step with a finite initial state: its
+        derivative there was not finite."""
+        first = (self.y if self.y.ndim == 2 else self.y[i])[0]
+        return (self.n_accepted[i] + self.n_rejected[i] == 0 and self.t_fail[i] == self.t[0]
+                and bool(np.all(np.isfinite(first))))
 
     def raise_on_failure(self) -> None:
         """Raise :class:`SolverError` naming the first failed member, if any.
@@ -291,10 +301,13 @@ def solve(problem: Problem, y0: ArrayLike, p: ArrayLike | None, t_eval: ArrayLik
 
     After every accepted step the new state must be finite and satisfy ``is_valid``; outputs
     computed by dense output between step ends are checked the same way. The first failure
-    fixes ``t_fail`` and the status, and the member's outputs from there on are NaN. The
-    adaptive method rejects trial steps whose state is not finite; when that shrinks the step
-    below ``10 ulp(t)`` the status is ``NONFINITE``. A finite-time blow-up usually ends with
-    ``STEP_TOO_SMALL`` instead, since the state stays finite while the step vanishes.
+    fixes ``t_fail`` and the status, and the member's outputs from there on are NaN. A
+    derivative that is not finite at the initial state (a NaN parameter, or a right-hand side
+    undefined there) ends the member before its first step, with ``NONFINITE`` and ``t_fail``
+    the initial time, for every method. The adaptive method rejects trial steps whose state
+    is not finite; when that shrinks the step below ``10 ulp(t)`` the status is
+    ``NONFINITE``. A finite-time blow-up usually ends with ``STEP_TOO_SMALL`` instead, since
+    the state stays finite while the step vanishes.
 
     The error control, initial step and dense output of 'dopri5' reproduce scipy's ``RK45``
     (same steps and number of evaluations). Compilation happens once per :class:`Problem`
