@@ -19,7 +19,9 @@ from odesolve.cli import main
 assert main(["scenario", "specialisation", "--quick", "-o", "odesolve-out"]) == 0
 
 # %%
-# The plotted numbers are in ``odesolve-out/specialisation.json``:
+# The plotted numbers are in ``odesolve-out/specialisation.json``: the median
+# specialisation index over the random initialisations, per imbalance ratio r.
 with open("odesolve-out/specialisation.json") as fh:
     data = json.load(fh)
-print(sorted(data))
+for r, s in zip(data["r"], data["specialisation_stats"]["median"]):
+    print(f"r = {r:8g}: specialisation index {s:.2f}")

@@ -19,7 +19,10 @@ from odesolve.cli import main
 assert main(["scenario", "forgetting", "--quick", "-o", "odesolve-out"]) == 0
 
 # %%
-# The plotted numbers are in ``odesolve-out/forgetting.json``:
+# The plotted numbers are in ``odesolve-out/forgetting.json``: the median forgetting of task
+# 1 per initialisation, against the feature similarity a of the two teachers.
 with open("odesolve-out/forgetting.json") as fh:
     data = json.load(fh)
-print(sorted(data))
+print("a:          " + " ".join(f"{a:7.2f}" for a in data["a"]))
+for init in data["inits"]:
+    print(f"{init:<11} " + " ".join(f"{f:7.4f}" for f in data[init]["forgetting_stats"]["median"]))

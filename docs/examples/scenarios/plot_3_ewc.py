@@ -19,7 +19,11 @@ from odesolve.cli import main
 assert main(["scenario", "ewc", "--quick", "-o", "odesolve-out"]) == 0
 
 # %%
-# The plotted numbers are in ``odesolve-out/ewc.json``:
+# The plotted numbers are in ``odesolve-out/ewc.json``: per initialisation and EWC strength,
+# the median forgetting of task 1 and the median final error on task 2.
 with open("odesolve-out/ewc.json") as fh:
     data = json.load(fh)
-print(sorted(data))
+for init in data["inits"]:
+    pairs = zip(data["lambda"], data[init]["forgetting_stats"]["median"],
+                data[init]["task2_error_stats"]["median"])
+    print(init + ": " + "; ".join(f"lambda {lam:g}: {f:.2g} / {e:.2g}" for lam, f, e in pairs))

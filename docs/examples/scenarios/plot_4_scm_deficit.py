@@ -20,7 +20,9 @@ from odesolve.cli import main
 assert main(["scenario", "scm_deficit", "--quick", "-o", "odesolve-out"]) == 0
 
 # %%
-# The plotted numbers are in ``odesolve-out/scm_deficit.json``:
+# The plotted numbers are in ``odesolve-out/scm_deficit.json``: per onset of the window, the
+# time task 0 loses beyond the window and the recovery time after it.
 with open("odesolve-out/scm_deficit.json") as fh:
     data = json.load(fh)
-print(sorted(data))
+for onset, lost, rec in zip(data["onsets"], data["extra_time_lost"], data["recovery_time"]):
+    print(f"onset {onset:5g}: extra time lost {lost:6.1f}, recovery {rec:6.1f}")

@@ -20,7 +20,10 @@ from odesolve.cli import main
 assert main(["scenario", "critical_periods", "--quick", "-o", "odesolve-out"]) == 0
 
 # %%
-# The plotted numbers are in ``odesolve-out/critical_periods.json``:
+# The plotted numbers are in ``odesolve-out/critical_periods.json``: the final share of the
+# deprived pathway, per depth (rows) and onset of the deficit (columns).
 with open("odesolve-out/critical_periods.json") as fh:
     data = json.load(fh)
-print(sorted(data))
+print("onset:   " + " ".join(f"{o:6g}" for o in data["onsets"]))
+for depth, row in zip(data["depths"], data["final_share_b"]):
+    print(f"depth {depth}: " + " ".join(f"{s:6.3f}" for s in row))
