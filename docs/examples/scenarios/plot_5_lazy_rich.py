@@ -19,7 +19,7 @@ assert main(["scenario", "lazy_rich", "--quick", "-o", "odesolve-out"]) == 0
 
 # %%
 # The plotted numbers are in ``odesolve-out/lazy_rich.json``: the kernel distance travelled
-# by t = 20 shrinks as |lambda| grows (lazier learning).
+# by t = 20 shrinks as ``|lambda|`` grows (lazier learning).
 with open("odesolve-out/lazy_rich.json") as fh:
     data = json.load(fh)
 for lam, d in zip(data["lambda"], data["kernel_distance_t20"]):
