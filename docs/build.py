@@ -33,7 +33,7 @@ def build(out: Path, gallery: str = "all", fresh: bool = True) -> dict:
     args = [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-b", "html"]
     if fresh:                     # also the sources that sphinx-gallery and autosummary write
         args.append("-E")
-        for generated in (DOCS / "gallery", DOCS / "api" / "generated"):
+        for generated in (DOCS / "gallery", DOCS / "api" / "generated", Path(out)):
             shutil.rmtree(generated, ignore_errors=True)
     tic = time.perf_counter()
     proc = subprocess.run(args + [str(DOCS), str(out)], env=env, capture_output=True,
