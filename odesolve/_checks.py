@@ -27,7 +27,7 @@ import numbers
 import operator
 from typing import Any, Iterable
 
-__all__ = ["check_int", "check_real", "check_bool", "check_choice", "describe"]
+__all__ = ["check_int", "check_real", "check_bool", "check_choice", "real_array", "describe"]
 
 
 def describe(value: Any) -> str:
@@ -130,6 +130,29 @@ def check_choice(name: str, value: Any, choices: Iterable[str]) -> str:
     if value not in choices:
         raise ValueError(f"`{name}` must be one of {listed}, got {value!r}.")
     return value
+
+
+def real_array(name: str, value: Any, copy: bool = True):
+    """``value`` as a float64 NumPy array, checked to hold real numbers.
+
+    ``copy=False`` returns a float64 input itself (no copy).
+
+    Raises
+    ------
+    TypeError
+        ``value`` holds strings, booleans or objects.
+    ValueError
+        ``value`` is ragged (not a rectangular array).
+    """
+    import numpy as np
+
+    try:
+        arr = np.asarray(value)
+    except ValueError:
+        raise ValueError(f"`{name}` must be a rectangular array of numbers.") from None
+    if arr.dtype.kind not in "iuf":
+        raise TypeError(f"`{name}` must be an array of real numbers, got dtype {arr.dtype}.")
+    return arr.astype(np.float64, copy=copy)
 
 
 def _check_range(name, value, minimum, maximum, kind):

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._checks import check_bool, check_int, check_real, describe
+from ._checks import check_bool, check_int, check_real, describe, real_array
 
 if TYPE_CHECKING:
     from ._typing import Seed
@@ -62,17 +62,6 @@ def check_seed(name, seed):
                         f"them) or a numpy.random.Generator, got {describe(seed)}.")
     return check_int(name, seed, minimum=0)
 
-
-def real_array(name, value) -> np.ndarray:
-    """``value`` as a float64 array; TypeError unless it holds real numbers (strings,
-    booleans and objects are refused), ValueError when it is ragged."""
-    try:
-        arr = np.asarray(value)
-    except ValueError:
-        raise ValueError(f"`{name}` must be a rectangular array of numbers.") from None
-    if arr.dtype.kind not in "iuf":
-        raise TypeError(f"`{name}` must be an array of real numbers, got dtype {arr.dtype}.")
-    return arr.astype(np.float64)
 
 
 def check_readouts(name, value, M) -> np.ndarray:

@@ -7,7 +7,7 @@ import numba
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .._checks import check_bool, check_choice, check_int, check_real
+from .._checks import check_bool, check_choice, check_int, check_real, real_array
 from .._jit import specialise
 from . import _stepper as st
 from ._control import RunControl, run_in_worker
@@ -136,15 +136,8 @@ def compiled_solver(problem: Problem, adaptive: bool,
 
 
 def _float_array(value, name):
-    """``value`` as a float64 array; TypeError unless it holds real numbers (no strings,
-    booleans or objects), ValueError when it is ragged."""
-    try:
-        arr = np.asarray(value)
-    except ValueError:
-        raise ValueError(f"`{name}` must be a rectangular array of numbers.") from None
-    if arr.dtype.kind not in "iuf":
-        raise TypeError(f"`{name}` must be an array of real numbers, got dtype {arr.dtype}.")
-    return arr.astype(np.float64, copy=False)
+    """``value`` as a float64 array without a copy when it is one (:func:`real_array`)."""
+    return real_array(name, value, copy=False)
 
 
 def _compiled_layout(arr):
