@@ -18,6 +18,7 @@ from .._checks import check_int, check_real, describe
 from ..model import real_array
 
 __all__ = ["finite_array", "real_matrix", "layer_list", "check_mask", "check_chain",
+           "input_covariance", "connectivity_masks",
            "check_times", "check_counts", "check_seeds", "nonnegative_values", "check_window"]
 
 
@@ -124,6 +125,56 @@ def check_mask(name: str, mask: Any, shape: tuple[int, int]) -> np.ndarray:
     if not np.all((mask == 0.0) | (mask == 1.0)):
         raise ValueError(f"`{name}` must hold only 0 (hidden) and 1 (observed).")
     return mask
+
+
+def input_covariance(name: str, value: Any, d_in: int) -> np.ndarray:
+    """A symmetric positive semi-definite (d_in, d_in) input covariance ``<x x^T>``.
+
+    Symmetry is checked to 1e-10 relative to the largest entry (and the matrix symmetrised);
+    an eigenvalue below ``-1e-10`` times the largest is refused.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`real_matrix`; ValueError naming ``name`` for a matrix that is not symmetric
+        or has a negative eigenvalue.
+    """
+    S = real_matrix(name, value, (d_in, d_in), "(d_in, d_in) of the first layer")
+    scale = max(np.abs(S).max(), 1e-300)
+    if np.abs(S - S.T).max() > 1e-10 * scale:
+        raise ValueError(f"`{name}` must be symmetric (a covariance <x x^T>).")
+    S = 0.5 * (S + S.T)
+    low = np.linalg.eigvalsh(S).min()
+    if low < -1e-10 * scale:
+        raise ValueError(f"`{name}` must be positive semi-definite (a covariance <x x^T>), "
+                         f"got an eigenvalue {low:.3g}.")
+    return S
+
+
+def connectivity_masks(masks: Any, weights: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """0/1 masks C_l of the shapes of ``weights`` (all ones when ``masks`` is None).
+
+    Raises
+    ------
+    TypeError, ValueError
+        naming ``connectivity`` (or ``connectivity[l]``): not a list of one matrix per layer,
+        a wrong shape, an entry other than 0 or 1.
+    """
+    if masks is None:
+        return [np.ones(W.shape) for W in weights]
+    if isinstance(masks, (str, bytes)) or not isinstance(masks, Sequence):
+        raise TypeError(f"`connectivity` must be a list of 0/1 matrices, one per layer, got "
+                        f"{describe(masks)}.")
+    if len(masks) != len(weights):
+        raise ValueError(f"`connectivity` must have one mask per layer ({len(weights)}), got "
+                         f"{len(masks)}.")
+    out = []
+    for l, (C, W) in enumerate(zip(masks, weights)):
+        C = real_matrix(f"connectivity[{l}]", C, W.shape, f"(that of `weights[{l}]`)")
+        if not np.all((C == 0.0) | (C == 1.0)):
+            raise ValueError(f"`connectivity[{l}]` must hold only 0 (fixed) and 1 (trained).")
+        out.append(C)
+    return out
 
 
 def check_chain(Sigma: Any, weights: Any,

@@ -3,12 +3,16 @@
 A depth-D chain ``P = W_D ... W_1`` with W_l of shape (n_l, n_{l-1}), n_0 = d_in and
 n_D = d_out, trained by gradient flow with time constant tau on
 
-    L = 1/2 || M o (Sigma - P) ||_F^2,      tau dW_l/dt = (W_D..W_{l+1})^T E (W_{l-1}..W_1)^T,
+    tau dW_l/dt = C_l o [(W_D..W_{l+1})^T E (W_{l-1}..W_1)^T],    E = M o (Sigma - P Sigma_xx),
 
-with ``E = M o (Sigma - P)`` (o: entrywise product). With the mask M all ones this is
-regression on whitened inputs (Saxe et al. 2014; D = 2 is :mod:`odesolve.linear.exact`);
-with a 0/1 mask it is matrix completion from the observed entries (Arora et al. 2019;
-Kleinman, Achille & Soatto 2024). Integrated numerically with the package's compiled
+(o: entrywise product). With the mask M all ones, this is gradient flow on the regression
+loss ``1/2 E||y - P x||^2`` with input covariance ``Sigma_xx = <x x^T>`` and input-output
+correlation ``Sigma = <y x^T>`` (whitened inputs, Sigma_xx = I, are Saxe et al. 2014; D = 2
+is :mod:`odesolve.linear.exact`); with Sigma_xx = I and a 0/1 mask it is matrix completion
+from the observed entries (Arora et al. 2019; Kleinman, Achille & Soatto 2024). The 0/1
+*connectivity masks* C_l (all ones by default) fix some weights at their initial values:
+block-diagonal masks with block-diagonal starts keep parallel pathways separate (a network
+of several chains that share the output). Integrated numerically with the package's compiled
 Dormand-Prince solver; this is the reference the exact and mode solutions are checked against.
 
 Balanced chains whose layers are aligned with the singular vectors of Sigma stay so, and each
@@ -28,12 +32,14 @@ from .._typing import Seed
 from ..kernels.views import matrix
 from ..model import check_seed
 from ..solvers import Problem, solve
-from ._args import check_chain, check_times, layer_list, real_matrix
+from ._args import (check_chain, check_times, connectivity_masks, input_covariance, layer_list,
+                    real_matrix)
 
 __all__ = ["chain_gradient_flow", "end_to_end", "aligned_chain", "random_chain",
            "CHAIN_GRADIENT_FLOW"]
 
-_HEAD = 2          # p = [D, tau, n_0 .. n_D, Sigma (n_D n_0), mask (n_D n_0)]
+_HEAD = 2          # p = [D, tau, n_0 .. n_D, Sigma (n_D n_0), mask (n_D n_0),
+                   #      Sigma_xx (n_0 n_0), connectivity masks C_1 .. C_D (as y)]
 
 
 @numba.njit(cache=True)
@@ -72,6 +78,8 @@ def _chain_rhs(t, y, p, work, out):
     s_off = _HEAD + D + 1
     Sigma = matrix(p, s_off, nD, n0)
     Mask = matrix(p, s_off + nD * n0, nD, n0)
+    Sxx = matrix(p, s_off + 2 * nD * n0, n0, n0)
+    c_off = s_off + 2 * nD * n0 + n0 * n0
     # weight offsets
     w_off = 0
     pre_off = 0
@@ -94,10 +102,12 @@ def _chain_rhs(t, y, p, work, out):
     e_off = suf_start + suf_offs
     E = matrix(work, e_off, nD, n0)
     P = matrix(work, pre_off - nD * n0, nD, n0)
+    g_off = e_off + nD * n0
+    PS = matrix(work, g_off, nD, n0)                     # P Sigma_xx, in G's space
+    _matmul(P, Sxx, PS, False, False)
     for a in range(nD):
         for b in range(n0):
-            E[a, b] = Mask[a, b] * (Sigma[a, b] - P[a, b])
-    g_off = e_off + nD * n0
+            E[a, b] = Mask[a, b] * (Sigma[a, b] - PS[a, b])
     # walk down from the top layer: Suf_{D-1} = W_D, Suf_{l-1} = Suf_l W_l
     off_l = suf_start + suf_offs           # end of the suffix block
     w_end = w_off
@@ -120,10 +130,11 @@ def _chain_rhs(t, y, p, work, out):
         else:
             _matmul(matrix(work, off_l + nD * nprev, nD, nl), E, G, True, False)
         dW = matrix(out, w_end, nl, nprev)
+        C = matrix(p, c_off + w_end, nl, nprev)
         if l == 1:
             for i in range(nl):
                 for j in range(n0):
-                    dW[i, j] = G[i, j] * inv_tau
+                    dW[i, j] = C[i, j] * G[i, j] * inv_tau
         else:
             pre_prev = 0
             for k in range(1, l - 1):
@@ -131,7 +142,7 @@ def _chain_rhs(t, y, p, work, out):
             _matmul(G, matrix(work, pre_prev, nprev, n0), dW, False, True)
             for i in range(nl):
                 for j in range(nprev):
-                    dW[i, j] *= inv_tau
+                    dW[i, j] *= C[i, j] * inv_tau
 
 
 def _n_work(p):
@@ -169,22 +180,27 @@ def end_to_end(weights: Sequence[np.ndarray]) -> np.ndarray:
 
 def chain_gradient_flow(Sigma: ArrayLike, weights: Sequence[ArrayLike], t: ArrayLike,
                         mask: ArrayLike | None = None, tau: float = 1.0, rtol: float = 1e-10,
-                        atol: float = 1e-12) -> list[np.ndarray]:
+                        atol: float = 1e-12, Sigma_xx: ArrayLike | None = None,
+                        connectivity: Sequence[ArrayLike] | None = None) -> list[np.ndarray]:
     """Integrate the (masked) gradient flow of a deep linear chain.
 
     Parameters
     ----------
     Sigma : array, shape (d_out, d_in)
-        Target (input-output correlation on whitened inputs, or the matrix to complete).
+        Target: the input-output correlation ``<y x^T>``, or the matrix to complete.
     weights : list of arrays W_1 (n_1, d_in), ..., W_D (d_out, n_{D-1})
     t : array, shape (n_t,)
         Output times: finite, strictly increasing, starting at 0.
     mask : array of 0/1, shape (d_out, d_in), optional
-        Observed entries (all, by default).
+        Observed entries (all, by default); only with whitened inputs (``Sigma_xx`` None).
     tau : float
         Time constant, positive.
     rtol, atol : float
         Tolerances of the Dormand-Prince solver.
+    Sigma_xx : array, shape (d_in, d_in), optional
+        Input covariance ``<x x^T>``: symmetric positive semi-definite (identity, by default).
+    connectivity : list of 0/1 arrays, shapes as ``weights``, optional
+        Connectivity masks C_l: weights where C_l = 0 keep their initial values.
 
     Returns
     -------
@@ -197,15 +213,23 @@ def chain_gradient_flow(Sigma: ArrayLike, weights: Sequence[ArrayLike], t: Array
         arrays, ...).
     ValueError
         naming the argument: NaN or inf entries, shapes that do not fit, a mask with entries
-        other than 0 and 1, times that do not start at 0 or do not increase.
+        other than 0 and 1, a ``Sigma_xx`` that is not symmetric positive semi-definite, both
+        ``mask`` and ``Sigma_xx``, times that do not start at 0 or do not increase.
     odesolve.solvers.SolverError
         If the integration fails (a solver status other than OK, e.g. ``max_steps``).
     """
+    if mask is not None and Sigma_xx is not None:
+        raise ValueError("`mask` (matrix completion) and `Sigma_xx` (regression on "
+                         "correlated inputs) cannot be combined: give one of them.")
     Sigma, weights, mask = check_chain(Sigma, weights, mask)
     t = check_times("t", t)
     tau = check_real("tau", tau, positive=True)
-    dims = [weights[0].shape[1]] + [W.shape[0] for W in weights]
-    p = np.concatenate([[len(weights), tau], dims, Sigma.ravel(), mask.ravel()])
+    d_in = weights[0].shape[1]
+    Sxx = np.eye(d_in) if Sigma_xx is None else input_covariance("Sigma_xx", Sigma_xx, d_in)
+    C = connectivity_masks(connectivity, weights)
+    dims = [d_in] + [W.shape[0] for W in weights]
+    p = np.concatenate([[len(weights), tau], dims, Sigma.ravel(), mask.ravel(), Sxx.ravel(),
+                        *(c.ravel() for c in C)])
     y0 = np.concatenate([W.ravel() for W in weights])
     res = solve(CHAIN_GRADIENT_FLOW, y0, p, t, method="dopri5", rtol=rtol, atol=atol)
     res.raise_on_failure()
