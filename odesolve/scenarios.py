@@ -42,6 +42,7 @@ import numpy as np
 
 from .io import atomic_path
 from .linear.scenarios import LINEAR_SCENARIOS
+from .linear.sequence_scenarios import SEQUENCE_SCENARIOS
 from .multitask import (MultiTaskSetup, MultiTaskState, Phase, Protocol, continual,
                         integrate_protocol, teacher_overlaps)
 from .observables import forgetting, teacher_specialisation
@@ -251,6 +252,7 @@ SCENARIOS = {
     "scm_deficit": (scm_deficit, _plot_scm_deficit, 1,
                     "(d) a deficit window in the teacher-student setting, against its onset"),
     **LINEAR_SCENARIOS,
+    **SEQUENCE_SCENARIOS,
 }
 
 

@@ -91,35 +91,64 @@ def exact_QQT(Sigma: ArrayLike, W1: ArrayLike, W2: ArrayLike, t: ArrayLike, tau:
     Sigma = _task(Sigma, W1, W2)
     times = check_times("t", t, from_zero=False, allow_scalar=True)
     tau = check_real("tau", tau, positive=True)
-    h = W1.shape[0]
-    B = W2.T @ W2 - W1 @ W1.T
-    est = float(np.trace(B) / h)
-    scale = max(1.0, np.abs(B).max())
-    if np.abs(B - est * np.eye(h)).max() > 1e-8 * scale:
-        raise ValueError("the weights `W1`, `W2` are not lambda-balanced: W2^T W2 - W1 W1^T "
-                         "is not a multiple of the identity (see "
-                         "odesolve.linear.balanced_weights).")
+    est = balance("W1`, `W2", W1, W2)
     lam = est if lam is None else check_real("lam", lam)
-    F = riccati_matrix(Sigma, lam)
-    mu, V = np.linalg.eigh(F)
     Q = np.concatenate([W1.T, W2], axis=0)
     with np.errstate(over="ignore"):
         times = np.atleast_1d(times) / tau
     if not np.all(np.isfinite(times)):
         raise ValueError(f"`t` / `tau` must be finite, got t up to {np.max(t):g} with tau = "
                          f"{tau:g}.")
-    # the flow map is a semigroup: march in sub-steps with |mu| ds <= 1/2, so that no
-    # exponential exceeds e (the one-step formula loses all digits once e^{2 mu s} ~ 1e16)
+    _, out = riccati_flow(Q, Sigma, lam, times)
+    return out[0] if np.ndim(t) == 0 else out
+
+
+def balance(name: str, W1: np.ndarray, W2: np.ndarray) -> float:
+    """lambda of lambda-balanced layers: ``W2^T W2 - W1 W1^T = lambda I`` to 1e-8 relative.
+
+    Raises
+    ------
+    ValueError
+        naming ``name`` when the layers are not lambda-balanced.
+    """
+    h = W1.shape[0]
+    B = W2.T @ W2 - W1 @ W1.T
+    est = float(np.trace(B) / h)
+    if np.abs(B - est * np.eye(h)).max() > 1e-8 * max(1.0, np.abs(B).max()):
+        raise ValueError(f"the weights `{name}` are not lambda-balanced: W2^T W2 - W1 W1^T "
+                         f"is not a multiple of the identity (see "
+                         f"odesolve.linear.balanced_weights).")
+    return est
+
+
+def riccati_flow(Q: np.ndarray, Sigma: np.ndarray, lam: float,
+                 s_out: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """March ``Q = [W1^T; W2]`` exactly to the scaled times ``s_out = t / tau`` (finite,
+    non-negative, non-decreasing) under the task ``Sigma`` (checked arguments).
+
+    The flow map is a semigroup: it is applied in sub-steps with ``|mu| ds <= 1/2`` (mu the
+    eigenvalues of F), so that no exponential exceeds e; the one-step formula loses all digits
+    once e^{2 mu s} ~ 1e16. The Q returned is a factor of X, exact up to a rotation of the
+    hidden layer, which is all the later flow depends on.
+
+    Returns
+    -------
+    Q : ndarray, shape (d_in + d_out, h)
+        A factor of X at the last time.
+    X : ndarray, shape (len(s_out), d_in + d_out, d_in + d_out)
+        ``Q Q^T`` at every time of ``s_out``.
+    """
+    mu, V = np.linalg.eigh(riccati_matrix(Sigma, lam))
     max_step = 0.5 / max(np.abs(mu).max(), 1e-300)
-    out = np.empty((times.size,) + F.shape)
+    out = np.empty((len(s_out), Q.shape[0], Q.shape[0]))
     s_now = 0.0
-    for j, s_target in enumerate(times):
+    for j, s_target in enumerate(s_out):
         while s_now < s_target:
             ds = min(max_step, s_target - s_now)
             Q = _riccati_step(mu, V, Q, ds)
             s_now = s_target if ds == s_target - s_now else s_now + ds
         out[j] = Q @ Q.T
-    return out[0] if np.ndim(t) == 0 else out
+    return Q, out
 
 
 def _task(Sigma, W1, W2):

@@ -4,13 +4,15 @@
 lambda-balanced solution (two layers; :func:`odesolve.linear.exact_QQT`) or with the
 numerical gradient flow (any depth, optionally masked; :func:`chain_gradient_flow`), and
 returns a :class:`LinearTrajectory` whose measures (loss, network function, NTK kernel
-distance, weight change) work the same way for both.
+distance, weight change) work the same way for both. A run through a sequence of tasks
+(:func:`odesolve.linear.sequence.train_sequence`) returns the same type, with the phases and
+the index of the active phase at each time: a one-phase :func:`train` is the case without them.
 """
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -20,6 +22,9 @@ from ._args import check_chain, check_times
 from .deep import chain_gradient_flow, end_to_end
 from .exact import exact_QQT, network_function, ntk_blocks
 from .measures import ntk_inner
+
+if TYPE_CHECKING:                                   # pragma: no cover
+    from .sequence import TaskPhase
 
 __all__ = ["LinearTrajectory", "train"]
 
@@ -32,6 +37,8 @@ class LinearTrajectory:
     ----------
     t : ndarray, shape (n,)
     Sigma : ndarray, shape (d_out, d_in)
+        The target (for a sequence: the input-output correlation of the first phase; each
+        phase's is in ``phases``).
     method : {"exact", "gradient_flow"}
     weights : list of ndarray, shapes (n, n_l, n_{l-1}), or None
         Every layer at every time (numerical runs).
@@ -40,6 +47,12 @@ class LinearTrajectory:
         only up to a rotation of the hidden layer, X is not).
     mask : ndarray, shape (d_out, d_in), or None
         Observed entries (matrix completion).
+    phases : tuple of TaskPhase, or None
+        The tasks of a sequence run, in training order (None: one task, ``Sigma``, on
+        whitened inputs).
+    phase : ndarray of int, shape (n,), or None
+        Index into ``phases`` of the phase active at each time: phase k covers
+        (end_{k-1}, end_k], and t = 0 belongs to phase 0.
     """
 
     t: np.ndarray
@@ -48,6 +61,8 @@ class LinearTrajectory:
     weights: list[np.ndarray] | None = None
     X: np.ndarray | None = None
     mask: np.ndarray | None = None
+    phases: tuple[TaskPhase, ...] | None = None
+    phase: np.ndarray | None = None
 
     @property
     def network(self) -> np.ndarray:
@@ -58,11 +73,33 @@ class LinearTrajectory:
 
     @property
     def loss(self) -> np.ndarray:
-        """``1/2 ||M o (Sigma - W_D..W_1)||_F^2``, shape (n,)."""
+        """``1/2 ||M o (Sigma - W_D..W_1)||_F^2``, shape (n,); for a sequence, the loss of the
+        task active at each time (its column of :meth:`task_losses`)."""
+        if self.phases is not None:
+            return self.task_losses()[np.arange(self.t.size), self.phase]
         E = self.Sigma - self.network
         if self.mask is not None:
             E = E * self.mask
         return 0.5 * (E ** 2).sum(axis=(-2, -1))
+
+    def task_losses(self) -> np.ndarray:
+        """The loss of every task of the run at every time, shape (n, n_phases): column k is
+        the excess loss of phase k's task over its best linear predictor,
+        ``1/2 tr((P - P*_k) Sigma_xx,k (P - P*_k)^T)`` with ``P*_k = Sigma_yx,k Sigma_xx,k^+``
+        (``1/2 ||Sigma_yx,k - P||_F^2`` on whitened inputs); one column (:attr:`loss`) for a
+        run without phases."""
+        if self.phases is None:
+            return self.loss[:, None]
+        P = self.network
+        return np.stack([ph.excess_loss(P) for ph in self.phases], axis=-1)
+
+    @property
+    def phase_ends(self) -> np.ndarray:
+        """The times at which the phases end (cumulative durations), shape (n_phases,);
+        ``[t[-1]]`` for a run without phases."""
+        if self.phases is None:
+            return self.t[-1:].copy()
+        return np.cumsum([ph.duration for ph in self.phases])
 
     def _ntk_parts(self) -> tuple[np.ndarray, np.ndarray]:
         if self.X is not None:
@@ -74,7 +111,8 @@ class LinearTrajectory:
         return W2 @ np.swapaxes(W2, -1, -2), np.swapaxes(W1, -1, -2) @ W1
 
     def kernel_distance(self) -> np.ndarray:
-        """``1 - <K0, Kt> / (||K0|| ||Kt||)`` for the NTK on whitened inputs, shape (n,)."""
+        """``1 - <K0, Kt> / (||K0|| ||Kt||)`` for the NTK on whitened inputs, shape (n,)
+        (K0 at t = 0, the start of the whole run)."""
         A, B = self._ntk_parts()
         cross = ntk_inner(A, B, A[0], B[0])
         return 1.0 - cross / np.sqrt(ntk_inner(A, B, A, B) * ntk_inner(A[0], B[0], A[0], B[0]))
