@@ -46,6 +46,7 @@ from .linear.sequence_scenarios import SEQUENCE_SCENARIOS
 from .multitask import (MultiTaskSetup, MultiTaskState, Phase, Protocol, continual,
                         integrate_protocol, teacher_overlaps)
 from .observables import forgetting, teacher_specialisation
+from .specialisation import LEVER_SCENARIOS
 
 __all__ = ["SCENARIOS", "run_scenario", "validate", "INITS"]
 
@@ -253,6 +254,7 @@ SCENARIOS = {
                     "(d) a deficit window in the teacher-student setting, against its onset"),
     **LINEAR_SCENARIOS,
     **SEQUENCE_SCENARIOS,
+    **LEVER_SCENARIOS,
 }
 
 

@@ -39,6 +39,7 @@ PUBLIC_MODULES = (
     "odesolve.linear.trajectory", "odesolve.linear.measures", "odesolve.linear.rank",
     "odesolve.linear.critical", "odesolve.linear.scenarios", "odesolve.linear.fisher",
     "odesolve.fisher", "odesolve.linear.sequence", "odesolve.linear.sequence_scenarios",
+    "odesolve.specialisation", "odesolve.linear.specialisation",
     "odesolve.fixedpoint", "odesolve.stability", "odesolve.config", "odesolve.io",
     "odesolve.derive",
     "odesolve.solvers.driver", "odesolve.solvers.problem", "odesolve.solvers.tableaus",
