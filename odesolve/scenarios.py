@@ -40,8 +40,10 @@ from typing import Any
 
 import numpy as np
 
+from ._checks import check_bool
 from .io import atomic_path
 from .linear.scenarios import LINEAR_SCENARIOS
+from .linear.plasticity_scenarios import PLASTICITY_SCENARIOS
 from .linear.sequence_scenarios import SEQUENCE_SCENARIOS
 from .multitask import (MultiTaskSetup, MultiTaskState, Phase, Protocol, continual,
                         integrate_protocol, teacher_overlaps)
@@ -242,6 +244,108 @@ def _plot_scm_deficit(d, ax):
     ax.legend(fontsize=8)
 
 
+# --- (e) Fisher information of a committee machine through a deficit window ------------------
+def committee_plasticity(quick: bool = False) -> dict[str, Any]:
+    """(e) The Fisher information of the weights (:func:`odesolve.fisher.trajectory_fisher`)
+    over time in the committee ODE, erf K = 2 against M = 1 and M = 2 teacher units, eta = 1,
+    single head: the undisturbed run (teacher 0 throughout) and deficit windows of length 50
+    (an orthogonal teacher with the same readouts, :func:`odesolve.multitask.deficit`)
+    opening at t = 1 and t = 100. Starts: ``Q = 0.01 I``, ``R = 0``, readouts 0.1 (the
+    ``fixed`` start) and random starts drawn at N = 10 000 with weight and readout scales 0.1
+    (median over the replicas); ``quick``: M = 1, one window, fewer replicas and times."""
+    from .fisher import trajectory_fisher
+    from .multitask import deficit
+
+    check_bool("quick", quick)
+    t_end = 400.0 if quick else 1000.0
+    times = np.linspace(0.0, t_end, 401 if quick else 2001)
+    windows = [(1.0, 50.0)] if quick else [(1.0, 50.0), (100.0, 50.0)]
+    out: dict[str, Any] = {"scenario": "committee_plasticity", "t": times.tolist(),
+                           "windows": [list(w) for w in windows], "K": 2, "runs": {}}
+    for M in ((1,) if quick else (1, 2)):
+        setup = MultiTaskSetup(2, M, P=2, heads="single", eta=1.0)
+        T = teacher_overlaps(M, 2, feature_similarity=0.0)
+        V = np.ones((2, M))
+        fixed = MultiTaskState(0.01 * np.eye(2), np.zeros((2, 2 * M)), T, np.full((1, 2), 0.1),
+                               V)
+        random = [MultiTaskState.random(setup, T, V, N=N_INIT, student_std=0.1,
+                                        readout_std=0.1, seed=s)
+                  for s in range(4 if quick else 16)]
+        runs = {}
+        for on, length in windows:
+            for degraded in (0, 1):
+                name = f"{'deficit' if degraded else 'control'}_{on:g}"
+                prot = deficit(on, length, t_end - on - length, degraded=degraded)
+                entry = {}
+                for start, states in (("fixed", [fixed]), ("random", random)):
+                    tr = integrate_protocol(setup, states, prot, times=times)
+                    F = trajectory_fisher(tr)
+                    entry[start] = {
+                        "trace": np.nanmedian(F["trace"], axis=0).tolist(),
+                        "first_layer": np.nanmedian(F["per_layer"][..., 0], axis=0).tolist(),
+                        "readout": np.nanmedian(F["per_layer"][..., 1], axis=0).tolist(),
+                        "eps_g": np.nanmedian(tr.eps_g[:, :, 0], axis=0).tolist()}
+                runs[name] = entry
+        out["runs"][f"M{M}"] = runs
+    out["summary"] = _plasticity_summary(out)
+    return out
+
+
+def _plasticity_summary(d):
+    """Per M and start, for the undisturbed run: F(0), the maximum and its time, the end value,
+    and the same for the first-layer part; per deficit: the largest drop below the control
+    after the window and the end difference."""
+    summary = {}
+    for key, runs in d["runs"].items():
+        t = np.asarray(d["t"])
+        for start in ("fixed", "random"):
+            ctrl = runs[f"control_{d['windows'][0][0]:g}"][start]
+            row = {}
+            for part in ("trace", "first_layer"):
+                F = np.asarray(ctrl[part])
+                k = int(np.argmax(F))
+                row[part] = {"initial": F[0], "max": F[k], "t_max": t[k], "end": F[-1],
+                             "end_over_max": F[-1] / F[k]}
+            for on, length in d["windows"]:
+                dF = (np.asarray(runs[f"deficit_{on:g}"][start]["trace"])
+                      - np.asarray(runs[f"control_{on:g}"][start]["trace"]))
+                after = t >= on + length
+                row[f"deficit_{on:g}"] = {"largest_drop_after": float(-dF[after].min()),
+                                          "end_difference": float(dF[-1])}
+            summary[f"{key}_{start}"] = row
+    return summary
+
+
+def _plot_committee_plasticity(d, axes):
+    t = np.asarray(d["t"])
+    n_cols = len(axes) // 2
+    for col in range(len(d["runs"]), n_cols):
+        axes[col].set_visible(False)
+        axes[n_cols + col].set_visible(False)
+    for col, (key, runs) in enumerate(d["runs"].items()):
+        ax, ax2 = axes[col], axes[n_cols + col]
+        shown = [n for n in runs if n.startswith("deficit")
+                 or n == f"control_{d['windows'][0][0]:g}"]
+        for start, ls in (("fixed", "-"), ("random", "--")):
+            for i, name in enumerate(shown):
+                run = runs[name]
+                colour = "k" if name.startswith("control") else f"C{i}"
+                label = "undisturbed" if name.startswith("control") else \
+                    f"deficit from t = {name.split('_')[1]}"
+                ax.plot(t[1:], run[start]["trace"][1:], ls, color=colour,
+                        label=f"{label} ({start} start)")
+                ax.plot(t[1:], run[start]["first_layer"][1:], ls, lw=0.7, color=colour)
+                ax2.plot(t[1:], np.maximum(run[start]["eps_g"][1:], 1e-12), ls, color=colour)
+        for on, length in d["windows"]:
+            for a in (ax, ax2):
+                a.axvspan(on, on + length, color="0.9", zorder=0)
+        ax.set(xscale="log", xlabel="t", ylabel="Fisher trace (thin: first layer only)",
+               title=f"committee ODE, erf K = 2, {key[1:]} teacher unit(s)")
+        ax.legend(fontsize=6)
+        ax2.set(xscale="log", yscale="log", xlabel="t", ylabel="eps_g of teacher 0 (median)",
+                title="generalisation error (grey: deficit windows)")
+
+
 #: name -> (run, plot, number of axes or (rows, columns), title)
 SCENARIOS = {
     "specialisation": (specialisation, _plot_specialisation, 1,
@@ -252,8 +356,12 @@ SCENARIOS = {
             "(c) forgetting and task-2 error against EWC strength"),
     "scm_deficit": (scm_deficit, _plot_scm_deficit, 1,
                     "(d) a deficit window in the teacher-student setting, against its onset"),
+    "committee_plasticity": (committee_plasticity, _plot_committee_plasticity, (2, 2),
+                             "(e) Fisher information of a committee machine through deficit "
+                             "windows"),
     **LINEAR_SCENARIOS,
     **SEQUENCE_SCENARIOS,
+    **PLASTICITY_SCENARIOS,
     **LEVER_SCENARIOS,
 }
 

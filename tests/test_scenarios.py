@@ -41,7 +41,8 @@ def test_entropy_imbalance_forgetting_transfer():
 
 
 @pytest.mark.parametrize("name", ["specialisation", "forgetting", "ewc", "scm_deficit",
-                                  "lazy_rich", "low_rank", "critical_periods"])
+                                  "lazy_rich", "low_rank", "critical_periods",
+                                  "committee_plasticity"])
 def test_scenarios_write_figure_and_numbers(name, tmp_path):
     data, js, png = run_scenario(name, tmp_path, quick=True)
     assert png.exists() and png.stat().st_size > 10_000
@@ -94,6 +95,15 @@ def test_scenarios_write_figure_and_numbers(name, tmp_path):
         assert np.all(np.diff(np.nanmean(kd["random"], axis=0)) < 0)
         assert np.nanmean(wc["random"][:, 0]) > np.mean(wc["full"]) > np.nanmean(wc["random"][:, 2])
         assert max(back[s]["max_relative_loss"] for s in res) < 1e-5    # all converged
+    elif name == "committee_plasticity":
+        fixed = back["summary"]["M1_fixed"]
+        # the first-layer Fisher information rises fast, then falls by half as the two
+        # redundant units share the readout; the total does not fall (the readout part grows)
+        assert fixed["first_layer"]["t_max"] < 50 and fixed["first_layer"]["end_over_max"] < 0.6
+        assert fixed["trace"]["end_over_max"] > 0.99
+        # a deficit window leaves a transient dip, not a lasting change, from the fixed start
+        dip = fixed["deficit_1"]
+        assert dip["largest_drop_after"] > 0.1 and abs(dip["end_difference"]) < 0.01
     elif name == "scm_deficit":
         extra = dict(zip(back["onsets"], back["extra_time_lost"]))
         # on the plateau the window is a pause; after specialisation it costs a relearning

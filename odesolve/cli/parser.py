@@ -205,9 +205,13 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("-o", "--output", type=_nonempty("--output"),
                     help="figure path stem (default: beside the results)")
     pl.set_defaults(func=_cmd_plot)
-    sc = _subparser(sub, "scenario", "reproduce a result of Jarvis et al. 2025 (figure + JSON)")
-    sc.add_argument("name", help="specialisation, forgetting, ewc, scm_deficit, lazy_rich, "
-                                 "low_rank, critical_periods or all")
+    sc = _subparser(sub, "scenario", "reproduce a study of the papers behind odesolve "
+                                     "(figure + JSON)")
+    sc.add_argument("name", help="committee machines: specialisation, forgetting, ewc, "
+                                 "scm_deficit, committee_plasticity, specialisation_levers; "
+                                 "deep linear networks: lazy_rich, low_rank, critical_periods, "
+                                 "linear_continual, reversal, transfer, information_plasticity, "
+                                 "deficit_kinds; or all")
     sc.add_argument("-o", "--out", default="odesolve-out/scenarios", type=_nonempty("--out"),
                     help="output folder")
     sc.add_argument("--quick", action="store_true", help="fewer points and replicas")

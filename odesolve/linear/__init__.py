@@ -16,6 +16,8 @@
 - Task sequences: :class:`TaskPhase`, :func:`train_sequence` (exact through every switch, or
   numerical), :func:`rotated_task`, :func:`reversed_task`, :func:`learning_time`,
   :func:`forgetting`, and the continual, reversal and transfer studies.
+- Two pathways with deficits that remove or transform their inputs (:func:`deficit_run`,
+  :func:`lasting_effect`, :func:`window_scan`).
 - Fisher information of the weights: :func:`fisher_trace`, :func:`fisher_diagonal`,
   :func:`fisher_blocks`, :func:`pathway_fisher_trace`, :func:`trajectory_fisher_trace`.
 """
@@ -30,6 +32,9 @@ from .rank import RANK_STARTS, random_start, rank_study, rank_task
 from .trajectory import LinearTrajectory, train
 from .sequence import (TaskPhase, continual_study, forgetting, learning_time, reversal_study,
                        reversed_task, rotated_task, train_sequence, transfer_study)
+from .pathways import (DEFICITS, PathwayRun, deficit_matrix, deficit_run, join_pathways,
+                       joint_statistics, lasting_effect, pathway_masks, two_pathway_start,
+                       two_pathway_task, window_scan)
 from .fisher import (fisher_blocks, fisher_diagonal, fisher_matrix, fisher_trace,
                      pathway_fisher_trace, trajectory_fisher_trace, weight_jacobian)
 
@@ -43,4 +48,7 @@ __all__ = ["exact_QQT", "network_function", "ntk_blocks", "riccati_matrix", "sax
            "TaskPhase", "train_sequence", "rotated_task", "reversed_task", "learning_time",
            "forgetting", "continual_study", "reversal_study", "transfer_study",
            "fisher_blocks", "fisher_diagonal", "fisher_matrix", "fisher_trace",
-           "pathway_fisher_trace", "trajectory_fisher_trace", "weight_jacobian"]
+           "pathway_fisher_trace", "trajectory_fisher_trace", "weight_jacobian",
+           "DEFICITS", "PathwayRun", "deficit_matrix", "deficit_run", "join_pathways",
+           "joint_statistics", "lasting_effect", "pathway_masks", "two_pathway_start",
+           "two_pathway_task", "window_scan"]
