@@ -23,7 +23,7 @@ if TYPE_CHECKING:                     # what type checkers see; at run time the 
     from .trajectory import DivergenceError, Trajectory
     from .weights import random_weights, weights_from_overlaps
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 _PUBLIC = {
     "TeacherStudent": "model", "Overlaps": "model", "ACTIVATIONS": "model",
