@@ -1,6 +1,6 @@
 """
 ``odesolve scenario specialisation_levers``: Both levers of specialisation, both frameworks (Jarvis et al. 2025)
-===============================================================================================================
+================================================================================================================
 
 Jarvis et al. (2025) argue that weight imbalance between the layers and the entropy of the
 weights at initialisation decide whether hidden units specialise. Top: the committee-machine ODE

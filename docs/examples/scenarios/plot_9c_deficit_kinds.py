@@ -1,6 +1,6 @@
 """
 ``odesolve scenario deficit_kinds``: Lasting effect of removal and flip deficits, per depth and width
-====================================================================================================
+=====================================================================================================
 
 The two-pathway deep linear network of ``information_plasticity``, with a deficit on pathway b
 that removes its input (or blurs it, or drops its fine directions) or flips it. The panels show
