@@ -622,7 +622,7 @@ def reversal_study(lams: Sequence[float] = (-2.0, -1.0, -0.3, -0.1, -0.03, 0.0, 
        ``W2^T W2 - W1 W1^T`` is a random matrix of size ``scale^2`` (``imbalance``: its
        largest eigenvalue in modulus) instead of lambda I. ``slope_independent`` is the
        least-squares slope of the time against ln(1 / scale), to compare with
-       ``2 / sigma_1`` (``slope_predicted``) from t ~ ln(1/|lambda|) / sigma_1 at
+       ``2 / sigma_1`` (``slope_predicted``) from t ~ ln(1 / ``|lambda|``) / sigma_1 at
        lambda ~ scale^2.
 
     Returns
