@@ -7,8 +7,9 @@ the Fisher information of the weights is ``F = E_x[J^T J]`` with J the Jacobian 
 
     d f / d W_kl = v_k g'(lambda_k) x_l / sqrt(N),        d f / d v_k = g(lambda_k).
 
-Because the inputs are isotropic, F depends on the weights only through the overlaps
-``Q = W W^T / N`` and the readouts v (docs/theory/fisher.md#theory-fisher-committee):
+Because the inputs are isotropic, the traces and the readout block of F depend on the weights
+only through the overlaps ``Q = W W^T / N`` and the readouts v
+(docs/theory/fisher.md#theory-fisher-committee):
 
 - the first-layer block of unit k has the trace ``v_k^2 E[g'(lambda_k)^2 ||x||^2] / N``;
   splitting ``||x||^2`` into the component along w_k, ``lambda_k^2 / Q_kk``, and the N - 1
@@ -181,6 +182,9 @@ def committee_fisher(activation: str | Activation, Q: ArrayLike, v: ArrayLike,
     if N is not None:
         N = check_int("N", N, minimum=1)
     q = np.diagonal(Qa, axis1=-2, axis2=-1)
+    if np.any(q < 0):
+        raise ValueError(f"`Q` must have non-negative diagonal entries Q_kk (squared norms "
+                         f"/ N), got {np.nanmin(q):g}.")
     finite = np.isfinite(q)
     a, c = gradient_moments(activation, np.where(finite, q, 0.0))
     a, c = np.where(finite, a, np.nan), np.where(finite, c, np.nan)
@@ -293,7 +297,7 @@ def _inputs(x, N):
 
 def committee_output(activation: str | Activation, W: ArrayLike, v: ArrayLike,
                      x: ArrayLike) -> np.ndarray:
-    """Output ``f(x) = sum_k v_k g(w_k . x / sqrt(N))`` at the inputs ``x``.
+    """Output ``f(x) = sum_k v_k g(w_k^T x / sqrt(N))`` at the inputs ``x``.
 
     Parameters
     ----------
@@ -434,8 +438,8 @@ def simulation_fisher(traj: Trajectory | ProtocolTrajectory, n_samples: int = 40
     """Monte Carlo Fisher information along a simulation, on N-dimensional weights.
 
     The simulators (:func:`odesolve.simulate`, :func:`odesolve.multitask.simulate_protocol`)
-    record the order parameters, not the weights. The Fisher information of a committee
-    depends on the weights only through ``Q = W W^T / N`` and v (the inputs are isotropic), so
+    record the order parameters, not the weights. The Fisher traces of a committee depend
+    on the weights only through ``Q = W W^T / N`` and v (the inputs are isotropic), so
     at every record time and seed this builds weights with exactly the recorded overlaps
     (:func:`odesolve.weights_from_overlaps`, dimension ``traj.info["N"]``) and estimates the
     Fisher information on them with :func:`fisher_monte_carlo`: the same distribution of

@@ -256,7 +256,7 @@ def committee_plasticity(quick: bool = False) -> dict[str, Any]:
     from .fisher import trajectory_fisher
     from .multitask import deficit
 
-    check_bool("quick", quick)
+    quick = check_bool("quick", quick)
     t_end = 400.0 if quick else 1000.0
     times = np.linspace(0.0, t_end, 401 if quick else 2001)
     windows = [(1.0, 50.0)] if quick else [(1.0, 50.0), (100.0, 50.0)]
@@ -272,20 +272,21 @@ def committee_plasticity(quick: bool = False) -> dict[str, Any]:
                                         readout_std=0.1, seed=s)
                   for s in range(4 if quick else 16)]
         runs = {}
-        for on, length in windows:
-            for degraded in (0, 1):
-                name = f"{'deficit' if degraded else 'control'}_{on:g}"
-                prot = deficit(on, length, t_end - on - length, degraded=degraded)
-                entry = {}
-                for start, states in (("fixed", [fixed]), ("random", random)):
-                    tr = integrate_protocol(setup, states, prot, times=times)
-                    F = trajectory_fisher(tr)
-                    entry[start] = {
-                        "trace": np.nanmedian(F["trace"], axis=0).tolist(),
-                        "first_layer": np.nanmedian(F["per_layer"][..., 0], axis=0).tolist(),
-                        "readout": np.nanmedian(F["per_layer"][..., 1], axis=0).tolist(),
-                        "eps_g": np.nanmedian(tr.eps_g[:, :, 0], axis=0).tolist()}
-                runs[name] = entry
+        # the control (teacher 0 throughout, the same phase boundaries) is one run for every
+        # window; then one run per window with the orthogonal teacher inside it
+        for name, (on, length), degraded in ([("control", windows[0], 0)]
+                                              + [(f"deficit_{w[0]:g}", w, 1) for w in windows]):
+            prot = deficit(on, length, t_end - on - length, degraded=degraded)
+            entry = {}
+            for start, states in (("fixed", [fixed]), ("random", random)):
+                tr = integrate_protocol(setup, states, prot, times=times)
+                F = trajectory_fisher(tr)
+                entry[start] = {
+                    "trace": np.nanmedian(F["trace"], axis=0).tolist(),
+                    "first_layer": np.nanmedian(F["per_layer"][..., 0], axis=0).tolist(),
+                    "readout": np.nanmedian(F["per_layer"][..., 1], axis=0).tolist(),
+                    "eps_g": np.nanmedian(tr.eps_g[:, :, 0], axis=0).tolist()}
+            runs[name] = entry
         out["runs"][f"M{M}"] = runs
     out["summary"] = _plasticity_summary(out)
     return out
@@ -299,7 +300,7 @@ def _plasticity_summary(d):
     for key, runs in d["runs"].items():
         t = np.asarray(d["t"])
         for start in ("fixed", "random"):
-            ctrl = runs[f"control_{d['windows'][0][0]:g}"][start]
+            ctrl = runs["control"][start]
             row = {}
             for part in ("trace", "first_layer"):
                 F = np.asarray(ctrl[part])
@@ -308,7 +309,7 @@ def _plasticity_summary(d):
                              "end_over_max": F[-1] / F[k]}
             for on, length in d["windows"]:
                 dF = (np.asarray(runs[f"deficit_{on:g}"][start]["trace"])
-                      - np.asarray(runs[f"control_{on:g}"][start]["trace"]))
+                      - np.asarray(ctrl["trace"]))
                 after = t >= on + length
                 row[f"deficit_{on:g}"] = {"largest_drop_after": float(-dF[after].min()),
                                           "end_difference": float(dF[-1])}
@@ -324,8 +325,7 @@ def _plot_committee_plasticity(d, axes):
         axes[n_cols + col].set_visible(False)
     for col, (key, runs) in enumerate(d["runs"].items()):
         ax, ax2 = axes[col], axes[n_cols + col]
-        shown = [n for n in runs if n.startswith("deficit")
-                 or n == f"control_{d['windows'][0][0]:g}"]
+        shown = list(runs)
         for start, ls in (("fixed", "-"), ("random", "--")):
             for i, name in enumerate(shown):
                 run = runs[name]

@@ -384,7 +384,8 @@ class PathwayRun:
 
     def fisher(self, inputs: str = "training") -> np.ndarray:
         """Trace of the Fisher information of the weights (Gaussian output model,
-        :mod:`odesolve.linear.fisher`), total and per pathway, shape (n, 3).
+        :mod:`odesolve.linear.fisher`), total and per pathway: shape (n, 3), columns
+        (total, pathway a, pathway b).
 
         The total is the sum of the pathways': the zero blocks of the joint chain that keep
         the pathways apart are not weights of the network (the full chain's
@@ -461,7 +462,7 @@ def deficit_run(task: Mapping[str, ArrayLike], weights_a: Sequence[ArrayLike],
         A name of :data:`DEFICITS` (:func:`deficit_matrix` with its defaults) or the matrix A
         itself.
     onset, length : float
-        The window, inside [0, t_total].
+        The window, inside [0, t_total]; ``length`` > 0 unless ``deficit="none"``.
     t_total : float
         Training time, positive.
     n_out : int
@@ -482,6 +483,9 @@ def deficit_run(task: Mapping[str, ArrayLike], weights_a: Sequence[ArrayLike],
     wa, wb = _start(Syx, weights_a, weights_b)
     A = _deficit("deficit", deficit, S.shape[0])
     onset, length, t_total = check_window(onset, length, t_total)
+    if length == 0.0 and not (isinstance(deficit, str) and deficit == "none"):
+        raise ValueError(f"`length` must be positive for the deficit {deficit!r} (a window of "
+                         f"length 0 is no deficit; give deficit='none' for the control run).")
     n_out = check_int("n_out", n_out, minimum=2)
     return _run(Syx, S, wa, wb, A, onset, length, t_total, n_out)
 
@@ -545,8 +549,8 @@ def lasting_effect(run: PathwayRun, control: PathwayRun,
     Raises
     ------
     TypeError, ValueError
-        ``run`` or ``control`` not a :class:`PathwayRun`, different final times, a bad
-        ``threshold``.
+        ``run`` or ``control`` not a :class:`PathwayRun`; different final times, tasks or
+        starting weights; a bad ``threshold``.
     """
     for name, r in (("run", run), ("control", control)):
         if not isinstance(r, PathwayRun):
@@ -555,6 +559,14 @@ def lasting_effect(run: PathwayRun, control: PathwayRun,
     if run.t[-1] != control.t[-1]:
         raise ValueError(f"`control` must end when `run` does ({run.t[-1]:g}), got "
                          f"{control.t[-1]:g}.")
+    same_start = all(a.shape[1:] == b.shape[1:] and np.array_equal(a[0], b[0])
+                     for a, b in zip(run.weights, control.weights))
+    if not (same_start and len(run.weights) == len(control.weights)
+            and np.array_equal(run.Sigma_yx, control.Sigma_yx)
+            and np.array_equal(run.Sigma_xx, control.Sigma_xx)):
+        raise ValueError("`control` must be trained on the task of `run` from the same start "
+                         "(the same weights at t = 0): the effect of a deficit is measured "
+                         "against the same start without it.")
     threshold = check_real("threshold", threshold, positive=True, maximum=1.0)
     return _effect(run, control, threshold)
 

@@ -8,7 +8,8 @@ flips it (a permutation that keeps the input statistics, the analogue of the ver
 Achille et al. 2019). Top rows: the Fisher trace (total and of pathway b) and the loss over time,
 per depth; bottom row: per width, and whether the trace rises and then falls, against the scale
 of the start. Under gradient flow without weight decay the trace rises from small starts and
-stays at its maximum; from large starts it only falls.
+stays at its maximum; from large starts it falls (except in the narrowest pathways, which
+still rise).
 
 Quick settings here (``--quick``: fewer starts and scales). Full version (about 75 s)::
 
