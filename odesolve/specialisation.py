@@ -38,7 +38,7 @@ __all__ = ["readout_profile", "readouts_with_entropy", "lever_states", "unit_con
            "unit_purity", "lever_scan", "committee_levers", "specialisation_levers",
            "LEVER_SCENARIOS"]
 
-#: first-layer scale and readout scale of the reference initialisations
+#: input dimension N of the networks whose initial overlap fluctuations are drawn
 N_INIT = 10_000
 
 
@@ -203,9 +203,22 @@ def unit_contributions(R: ArrayLike, T: ArrayLike, v: ArrayLike) -> np.ndarray:
     Returns
     -------
     ndarray, shape (..., K, M)
+
+    Raises
+    ------
+    TypeError
+        An argument does not hold real numbers.
+    ValueError
+        ``R`` not of shape (..., K, M), ``v`` not (..., K), ``T`` not (..., M, M).
     """
-    Ra, va = real_array("R", R), real_array("v", v)
-    t = np.sqrt(np.diagonal(real_array("T", T), axis1=-2, axis2=-1))
+    Ra, va, Ta = real_array("R", R), real_array("v", v), real_array("T", T)
+    if Ra.ndim < 2 or va.ndim < 1 or va.shape[-1] != Ra.shape[-2]:
+        raise ValueError(f"`R` (..., K, M) and `v` (..., K) must agree on K, got shapes "
+                         f"{Ra.shape} and {va.shape}.")
+    if Ta.ndim < 2 or Ta.shape[-2:] != (Ra.shape[-1],) * 2:
+        raise ValueError(f"`T` must have shape (..., M, M) with M = {Ra.shape[-1]} (the "
+                         f"columns of `R`), got {Ta.shape}.")
+    t = np.sqrt(np.diagonal(Ta, axis1=-2, axis2=-1))
     return np.abs(va[..., :, None] * Ra) / t[..., None, :]
 
 
@@ -236,7 +249,8 @@ def unit_purity(c: ArrayLike) -> np.ndarray:
     TypeError
         ``c`` does not hold real numbers.
     ValueError
-        ``c`` has fewer than 2 axes or negative entries.
+        ``c`` has fewer than 2 axes or negative entries. (NaN entries, from a failed run,
+        give NaN.)
     """
     arr = real_array("c", c)
     if arr.ndim < 2:
@@ -258,12 +272,16 @@ def unit_purity(c: ArrayLike) -> np.ndarray:
 
 # --- scans -------------------------------------------------------------------------------------
 def _points(points: Any) -> list[tuple[float, float, float]]:
-    if isinstance(points, (str, bytes)) or not isinstance(points, Sequence) or not points:
+    if isinstance(points, (str, bytes)) or not isinstance(points, (Sequence, np.ndarray)):
         raise TypeError("`points` must be a non-empty sequence of (student_std, readout_std, "
                         f"entropy) triples, got {type(points).__name__}.")
+    if len(points) == 0:
+        raise ValueError("`points` must hold at least one (student_std, readout_std, "
+                         "entropy) triple.")
     out = []
     for j, pt in enumerate(points):
-        if isinstance(pt, (str, bytes)) or not isinstance(pt, Sequence) or len(pt) != 3:
+        if isinstance(pt, (str, bytes)) or not isinstance(pt, (Sequence, np.ndarray)) \
+                or len(pt) != 3:
             raise TypeError(f"`points[{j}]` must be a (student_std, readout_std, entropy) "
                             f"triple, got {pt!r}.")
         out.append((check_real(f"points[{j}][0] (student_std)", pt[0], positive=True),

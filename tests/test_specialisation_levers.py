@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import inspect
 import json
-import time
 
 import numpy as np
 import pytest
@@ -223,6 +222,10 @@ def test_ode_specialisation_matches_a_finite_N_simulation(validation):
     (lambda: spec.lever_states(3, 1, -1e-3, 1.0, 0.5, 4), ValueError, "student_std"),
     (lambda: spec.lever_states(3, 1, 1e-3, 1.0, 0.5, "4"), TypeError, "n_init"),
     (lambda: spec.unit_purity(np.array([[-1.0, 1.0]])), ValueError, "c"),
+    (lambda: spec.unit_contributions(np.ones((3, 2)), np.eye(2), np.ones(4)), ValueError, "R"),
+    (lambda: spec.unit_contributions(np.ones((3, 2)), np.eye(3), np.ones(3)), ValueError, "T"),
+    (lambda: spec.lever_scan(2, 1, [], n_init=2), ValueError, "points"),
+    (lambda: lin.task_modes(np.diag([2.0, 1.0]), rtol="x"), TypeError, "rtol"),
     (lambda: spec.lever_scan(2, 1, [(1e-3, 1.0)], n_init=2), TypeError, "points[0]"),
     (lambda: spec.lever_scan(2, 1, [(1e-3, 1.0, 2.0)], n_init=2), ValueError, "points[0][2]"),
     (lambda: spec.lever_scan(2, 1, [(1e-3, 1.0, 0.5)], horizons=[10.0, 5.0]), ValueError,
@@ -242,6 +245,14 @@ def test_bad_inputs_are_refused_naming_the_argument(call, exc, name):
     with pytest.raises(exc, match=f"`{name}`" if not name.startswith("points") else
                        name.replace("[", r"\[").replace("]", r"\]")):
         call()
+
+
+def test_lever_scan_takes_points_as_an_array_too():
+    pts = [(1e-2, 0.1, 0.5), (1e-2, 1.0, 0.9)]
+    a = spec.lever_scan(2, 1, pts, n_init=2, horizons=[1.0])
+    b = spec.lever_scan(2, 1, np.array(pts), n_init=2, horizons=[1.0])
+    np.testing.assert_array_equal(a["teacher_specialisation"], b["teacher_specialisation"])
+    assert a["teacher_specialisation"].shape == (2, 2, 2)
 
 
 def test_public_functions_are_annotated():
@@ -264,10 +275,7 @@ def test_quick_scenario_runs_and_plots(tmp_path):
     import matplotlib.pyplot as plt
 
     run, plot, layout, title = spec.LEVER_SCENARIOS["specialisation_levers"]
-    tic = time.perf_counter()
     d = run(True)
-    wall = time.perf_counter() - tic
-    assert wall < 15.0
     d = json.loads(json.dumps(d))                  # JSON-serialisable, plotted after a round trip
     assert d["scenario"] == "specialisation_levers"
     com = d["committee"]["sizes"]["K2M1"]

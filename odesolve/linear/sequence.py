@@ -457,6 +457,17 @@ def forgetting(traj: LinearTrajectory, learned: int = 0, then: int = 1,
                fraction: float = 0.1) -> dict[str, float | None]:
     """Forgetting of the task of phase ``learned`` while phase ``then`` trains.
 
+    Parameters
+    ----------
+    traj : LinearTrajectory
+        A run of :func:`train_sequence` whose output times include the ends of both phases
+        (the default output times do).
+    learned, then : int
+        Phase indices (negative counts from the end), ``then`` after ``learned``.
+    fraction : float
+        In (0, 1]: the progress on ``then``'s task at which ``forgetting_at_fraction`` is read
+        (its loss at ``fraction`` of its value at the start of the phase).
+
     Returns
     -------
     dict
@@ -503,10 +514,18 @@ def _loss_if_converged(task: TaskPhase, then: TaskPhase) -> float | None:
     return float(task.excess_loss(then.target))
 
 
-def _study_setup(lams: Any, d: int, singular_values: Any, scale: float, seed: int):
+def _study_setup(lams: Any, d: int, singular_values: Any, scale: float, seed: int,
+                 rotated: bool = False):
+    """Checked study arguments and the task A; ``rotated``: A's singular vectors will be
+    rotated out of its subspace (:func:`rotated_task`), which needs d >= 2 rank."""
     lams = [check_real(f"lams[{i}]", v) for i, v in enumerate(_values("lams", lams))]
     d = check_int("d", d, minimum=2)
     singular_values = nonnegative_values("singular_values", singular_values)
+    rank = int(np.count_nonzero(singular_values))
+    if rotated and d < 2 * rank:
+        raise ValueError(f"`d` must be >= 2 * {rank} = {2 * rank} for tasks with {rank} "
+                         f"non-zero `singular_values` (rotating the singular vectors out of "
+                         f"the task's subspace needs as many free directions), got {d}.")
     scale = check_real("scale", scale, positive=True)
     seed = check_int("seed", seed, minimum=0)
     return lams, rank_task(d, singular_values, seed=seed), scale, seed
@@ -541,6 +560,33 @@ def continual_study(lams: Sequence[float] = (-2.0, -0.5, 0.0, 0.5, 2.0),
     tasks on disjoint inputs. An angle of pi is the reversal B = -A, which at lambda = 0 the
     exact solution does not learn in exact arithmetic (:func:`reversal_study`).
 
+    Parameters
+    ----------
+    lams : sequence of float, shape (n_lam,)
+        Balances lambda of the initial weights (:func:`~odesolve.linear.balanced_weights`).
+    angles : sequence of float, shape (n_angle,)
+        Rotation angles in radians.
+    side : {"input", "output"}
+        Which singular vectors of A are rotated.
+    inputs : {"white", "own"}
+        Input covariance of each task (above).
+    d : int
+        Width of every layer, at least 2 and at least twice the number of non-zero
+        ``singular_values``.
+    singular_values : sequence of float
+        Of task A (:func:`~odesolve.linear.rank.rank_task` with ``seed``), non-negative.
+    scale : float
+        Scale of the initial weights, positive.
+    duration : float
+        Length of each phase, positive.
+    fraction : float
+        In (0, 1]: ``forgetting_at_fraction`` is read when B's loss is at this fraction of its
+        value at the switch.
+    seed : int
+        Non-negative; the task and the initial weights.
+    n_out : int
+        Output times per phase, at least 2 (sets the accuracy of the interpolated times).
+
     Returns
     -------
     dict
@@ -554,7 +600,7 @@ def continual_study(lams: Sequence[float] = (-2.0, -0.5, 0.0, 0.5, 2.0),
     TypeError, ValueError
         naming the argument of the wrong type or out of range.
     """
-    lams, A, scale, seed = _study_setup(lams, d, singular_values, scale, seed)
+    lams, A, scale, seed = _study_setup(lams, d, singular_values, scale, seed, rotated=True)
     angles = _angles(angles)
     side = check_choice("side", side, ("input", "output"))
     inputs = check_choice("inputs", inputs, ("white", "own"))
@@ -625,6 +671,26 @@ def reversal_study(lams: Sequence[float] = (-2.0, -1.0, -0.3, -0.1, -0.03, 0.0, 
        ``2 / sigma_1`` (``slope_predicted``) from t ~ ln(1 / ``|lambda|``) / sigma_1 at
        lambda ~ scale^2.
 
+    Parameters
+    ----------
+    lams : sequence of float, shape (n_lam,)
+        Balances of settings 1 and 2.
+    scales : sequence of float, shape (n_scale,)
+        Initial weight scales of settings 2 and 3, positive.
+    d : int
+        Width of every layer, at least 2.
+    singular_values : sequence of float
+        Of task A (:func:`~odesolve.linear.rank.rank_task` with ``seed``), non-negative.
+    pretrain, duration : float
+        Lengths of the phase on A and of the phase on -A, positive.
+    fraction : float
+        In (0, 1]: the reversal time is read when -A's loss is at this fraction of its value
+        at the switch.
+    seed : int
+        Non-negative; the task and the initial weights.
+    n_out : int
+        Output times per phase, at least 2 (sets the accuracy of the interpolated times).
+
     Returns
     -------
     dict
@@ -689,19 +755,44 @@ def transfer_study(lams: Sequence[float] = (-2.0, -0.5, 0.0, 0.5, 2.0),
     reversal B = -A: at lambda = 0 its time is not set by the model (the exact solution
     stalls at the zero network and escapes on rounding errors; :func:`reversal_study`).
 
+    Parameters
+    ----------
+    lams : sequence of float, shape (n_lam,)
+        Balances lambda of the initial weights.
+    angles : sequence of float, shape (n_angle,)
+        Rotation angles in radians.
+    side : {"input", "output"}
+        Which singular vectors of A are rotated.
+    d : int
+        Width of every layer, at least 2 and at least twice the number of non-zero
+        ``singular_values``.
+    singular_values : sequence of float
+        Of task A (:func:`~odesolve.linear.rank.rank_task` with ``seed``), non-negative.
+    scale : float
+        Scale of the initial weights, positive.
+    pretrain, duration : float
+        Lengths of the phase on A and of the phase on B, positive.
+    fraction : float
+        In (0, 1]: the level, as a fraction of 1/2 ``||B||_F^2``.
+    seed : int
+        Non-negative; the task and the initial weights.
+    n_out : int
+        Output times per phase, at least 2 (sets the accuracy of the interpolated times).
+
     Returns
     -------
     dict
         ``lambda``, ``angle``, ``time_scratch``, ``time_transfer`` and ``speedup`` (per
-        lambda, per angle; None where the level is not reached within ``duration``), and the
-        settings.
+        lambda, per angle; None where the level is not reached within ``duration``, and a
+        ``speedup`` of None also where ``time_transfer`` is 0, the pre-trained network being
+        below the level already at the switch), and the settings.
 
     Raises
     ------
     TypeError, ValueError
         naming the argument of the wrong type or out of range.
     """
-    lams, A, scale, seed = _study_setup(lams, d, singular_values, scale, seed)
+    lams, A, scale, seed = _study_setup(lams, d, singular_values, scale, seed, rotated=True)
     angles = _angles(angles)
     side = check_choice("side", side, ("input", "output"))
     pretrain = check_real("pretrain", pretrain, positive=True)

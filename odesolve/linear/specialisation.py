@@ -38,13 +38,28 @@ def task_modes(Sigma: ArrayLike, rtol: float = 1e-8) -> tuple[np.ndarray, np.nda
     """The task's singular modes: ``U`` (d_out, r), ``s`` (r,), ``V`` (d_in, r) for the r
     non-zero singular values of Sigma (``Sigma = U diag(s) V^T``).
 
+    Parameters
+    ----------
+    Sigma : array_like, shape (d_out, d_in)
+        The task (input-output correlation on whitened inputs), finite, non-zero.
+    rtol : float
+        Relative tolerance, in (0, 1): singular values below ``rtol * s_max`` count as zero,
+        and two closer than ``rtol * s_max`` as equal.
+
+    Returns
+    -------
+    U : ndarray, shape (d_out, r); s : ndarray, shape (r,), decreasing; V : ndarray, shape
+    (d_in, r)
+
     Raises
     ------
     TypeError, ValueError
         ``Sigma`` not a finite matrix; Sigma zero; two non-zero singular values equal to
-        ``rtol`` relative (the modes of a degenerate pair are not defined, only their plane).
+        ``rtol`` relative (the modes of a degenerate pair are not defined, only their plane);
+        ``rtol`` not a number in (0, 1).
     """
     Sigma = real_matrix("Sigma", Sigma)
+    rtol = check_real("rtol", rtol, positive=True, maximum=1.0)
     U, s, Vt = np.linalg.svd(Sigma)
     keep = s > rtol * max(s.max(initial=0.0), 1e-300)
     if not np.any(keep):
@@ -103,6 +118,13 @@ def mode_specialisation(W1: ArrayLike, W2: ArrayLike,
     - mode side: ``mean_a (max_i p_ia - 1/h) / (1 - 1/h)`` with ``p_ia = c_ia / sum_j c_ja``
       (the formula of :func:`odesolve.observables.teacher_specialisation`), 1 when each mode is
       carried by one unit, 0 when all units carry it equally.
+
+    Parameters
+    ----------
+    W1 : array_like, shape (..., h, d_in)
+    W2 : array_like, shape (..., d_out, h)
+    Sigma : array_like, shape (d_out, d_in)
+        Distinct non-zero singular values (:func:`task_modes`).
 
     Returns
     -------
