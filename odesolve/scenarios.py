@@ -45,6 +45,7 @@ from .io import atomic_path
 from .linear.scenarios import LINEAR_SCENARIOS
 from .linear.plasticity_scenarios import PLASTICITY_SCENARIOS
 from .linear.sequence_scenarios import SEQUENCE_SCENARIOS
+from .networks.digits_scenarios import DIGITS_SCENARIOS
 from .multitask import (MultiTaskSetup, MultiTaskState, Phase, Protocol, continual,
                         integrate_protocol, teacher_overlaps)
 from .observables import forgetting, teacher_specialisation
@@ -363,6 +364,7 @@ SCENARIOS = {
     **SEQUENCE_SCENARIOS,
     **PLASTICITY_SCENARIOS,
     **LEVER_SCENARIOS,
+    **DIGITS_SCENARIOS,
 }
 
 
