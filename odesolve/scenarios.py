@@ -46,6 +46,7 @@ from .linear.scenarios import LINEAR_SCENARIOS
 from .linear.plasticity_scenarios import PLASTICITY_SCENARIOS
 from .linear.sequence_scenarios import SEQUENCE_SCENARIOS
 from .networks.digits_scenarios import DIGITS_SCENARIOS
+from .networks.vae_scenarios import VAE_SCENARIOS
 from .multitask import (MultiTaskSetup, MultiTaskState, Phase, Protocol, continual,
                         integrate_protocol, teacher_overlaps)
 from .observables import forgetting, teacher_specialisation
@@ -365,6 +366,7 @@ SCENARIOS = {
     **PLASTICITY_SCENARIOS,
     **LEVER_SCENARIOS,
     **DIGITS_SCENARIOS,
+    **VAE_SCENARIOS,
 }
 
 

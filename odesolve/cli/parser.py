@@ -211,7 +211,8 @@ def build_parser() -> argparse.ArgumentParser:
                                  "scm_deficit, committee_plasticity, specialisation_levers; "
                                  "deep linear networks: lazy_rich, low_rank, critical_periods, "
                                  "linear_continual, reversal, transfer, information_plasticity, "
-                                 "deficit_kinds; real data: digits_forgetting; or all")
+                                 "deficit_kinds; trained networks: digits_forgetting, "
+                                 "vae_imbalance; or all")
     sc.add_argument("-o", "--out", default="odesolve-out/scenarios", type=_nonempty("--out"),
                     help="output folder")
     sc.add_argument("--quick", action="store_true", help="fewer points and replicas")
