@@ -46,6 +46,7 @@ from .linear.scenarios import LINEAR_SCENARIOS
 from .linear.plasticity_scenarios import PLASTICITY_SCENARIOS
 from .linear.sequence_scenarios import SEQUENCE_SCENARIOS
 from .networks.digits_scenarios import DIGITS_SCENARIOS
+from .networks.rnn_scenarios import RNN_SCENARIOS
 from .networks.vae_scenarios import VAE_SCENARIOS
 from .multitask import (MultiTaskSetup, MultiTaskState, Phase, Protocol, continual,
                         integrate_protocol, teacher_overlaps)
@@ -367,6 +368,7 @@ SCENARIOS = {
     **LEVER_SCENARIOS,
     **DIGITS_SCENARIOS,
     **VAE_SCENARIOS,
+    **RNN_SCENARIOS,
 }
 
 
