@@ -1,6 +1,6 @@
 """
 ``odesolve scenario digits_forgetting``: Forgetting against task similarity on handwritten digits (Jarvis et al. 2025)
-====================================================================================================================
+======================================================================================================================
 
 Two tasks in sequence on the handwritten digits that ship with scikit-learn: each is a one-unit
 erf teacher applied to the real images, the second with a controlled similarity a to the first

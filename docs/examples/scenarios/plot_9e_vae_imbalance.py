@@ -1,6 +1,6 @@
 """
 ``odesolve scenario vae_imbalance``: Imbalance and disentanglement in a deep linear VAE (Jarvis et al. 2025)
-===========================================================================================================
+============================================================================================================
 
 A beta-VAE with deep linear encoder and decoder (Gaussian decoder) learns data generated from
 three independent factors of distinct variances through a known orthonormal mixing. Its expected

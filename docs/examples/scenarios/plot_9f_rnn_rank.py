@@ -1,6 +1,6 @@
 """
 ``odesolve scenario rnn_rank``: Initial rank and rich versus lazy learning in recurrent networks (Liu et al. 2024)
-================================================================================================================
+==================================================================================================================
 
 Rate RNNs (tanh, Euler steps, hand-written backpropagation through time) learn three
 neuroscience-style tasks: a decision with a delay, delayed match-to-sample and context-dependent
