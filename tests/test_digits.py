@@ -175,6 +175,21 @@ def test_bad_arguments_are_named(data, monkeypatch):
     with pytest.raises(ValueError, match="`idx`"):
         sgd_steps(np.zeros((2, 64)), np.zeros((2, 2)), data.X_train,
                   np.zeros(len(data.X_train)), 0, np.array([[len(data.X_train)]]), 1.0)
+    # the compiled loop reads without bounds checks: shapes and dtypes are checked before it
+    y0, idx0 = np.zeros(len(data.X_train)), np.zeros((1, 1), dtype=int)
+    with pytest.raises(ValueError, match="`W`"):
+        sgd_steps(np.zeros((2, 10)), np.zeros((2, 2)), data.X_train, y0, 0, idx0, 1.0)
+    with pytest.raises(ValueError, match="`y_star`"):
+        sgd_steps(np.zeros((2, 64)), np.zeros((2, 2)), data.X_train, y0[:3], 0, idx0, 1.0)
+    with pytest.raises(TypeError, match="float64"):
+        sgd_steps(np.zeros((2, 64), dtype=int), np.zeros((2, 2)), data.X_train, y0, 0, idx0,
+                  1.0)
+    with pytest.raises(ValueError, match="`test_fraction`"):
+        load_digits_data(0, test_fraction=1e-4)          # no test image
+    with pytest.raises(TypeError, match="`data`"):
+        train_two_tasks(data.X_train, 0.5, "balanced")
+    with pytest.raises(ValueError, match="`t_task`"):
+        train_two_tasks(data, 0.5, "balanced", t_task=1e-3)   # no SGD step
     monkeypatch.setitem(sys.modules, "sklearn.datasets", None)
     with pytest.raises(ImportError, match=r'pip install "odesolve\[data\]"'):
         load_digits_data(0)
@@ -186,7 +201,7 @@ def test_digits_forgetting_quick_runs_and_plots(tmp_path):
     import matplotlib.pyplot as plt
     run, plot, n_axes, title = DIGITS_SCENARIOS["digits_forgetting"]
     d = run(quick=True)
-    json.dumps(d)
+    json.dumps(d, allow_nan=False)           # strict JSON
     assert d["scenario"] == "digits_forgetting" and n_axes == 3 and title
     for key in ("digits", "whitened"):
         for init in INIT_SCALES:

@@ -113,6 +113,48 @@ def test_gradient_descent_reaches_the_closed_form_optimum(data, beta, validation
     assert n_active == (3 if beta == 1.0 else 2)
 
 
+def _lbfgs_minimum(S, k, beta, sigma2, p0):
+    """Minimise the negative ELBO over (E, W, log_var) of depth 1 + 1 from a general start."""
+    from scipy.optimize import minimize
+    d = S.shape[0]
+
+    def split(p):
+        return p[:k * d].reshape(k, d), p[k * d:2 * k * d].reshape(d, k), p[2 * k * d:]
+
+    def f(p):
+        E, W, lv = split(p)
+        g = negative_elbo_gradients(S, [E], [W], lv, beta, sigma2)
+        return (float(negative_elbo(S, [E], [W], lv, beta, sigma2)),
+                np.concatenate([g[0][0].ravel(), g[1][0].ravel(), g[2]]))
+
+    r = minimize(f, p0, jac=True, method="L-BFGS-B",
+                 options={"maxiter": 5000, "ftol": 1e-14, "gtol": 1e-9})
+    return r.fun, split(r.x)
+
+
+@pytest.mark.parametrize("beta", [2.0, 5.0])
+def test_quasi_newton_from_general_starts_ends_at_the_closed_form_optimum(data, beta):
+    """Starts that are neither balanced nor small (Gaussian entries of scale 0.3 or 2), on a
+    generic covariance (k = 4 of d = 6, eigenvalues 3.5, 1.0, 0.88, 0.42, ...) and on the
+    factor data (6.5, 3.5, 2.0, 0.5, ...). With sigma2 = 0.7, beta sigma2 = 1.4 or 3.5: latents
+    collapse, and 3.5 is exactly the factor data's second eigenvalue (the boundary case). On
+    the factor data every minimiser found must be disentangled (identifiability)."""
+    rng = np.random.default_rng(4)
+    B = rng.standard_normal((6, 6))
+    A, S_f = data
+    for S, k in ((B @ B.T / 6, 4), (S_f, 3)):
+        d = S.shape[0]
+        L_opt = optimal_negative_elbo(S, k, beta, 0.7)
+        for _ in range(2):
+            p0 = np.concatenate([rng.standard_normal(2 * k * d) * rng.choice([0.3, 2.0]),
+                                 rng.standard_normal(k)])
+            L, (E, W, lv) = _lbfgs_minimum(S, k, beta, 0.7, p0)
+            assert L > L_opt - 1e-10                    # nothing below the formula
+            assert L == pytest.approx(L_opt, abs=1e-8)  # and the formula is reached
+            if S is S_f:
+                assert latent_purity(factor_map([E], A, VAR)) > 1 - 1e-4
+
+
 def test_optimum_latents_are_the_factors(data):
     """With orthonormal mixing and distinct variances the principal directions are the
     factors, so the optimum's factor map is a signed permutation times a diagonal."""
@@ -176,6 +218,14 @@ def test_bad_arguments_name_the_argument(data):
         vae_imbalance_scan([0.0], [(1, 1)], 2, [1.0, 2.0])
     with pytest.raises(ValueError, match="depths"):
         vae_imbalance_scan([0.0], [(0, 1)], 2, [0.0, 1.0])
+    with pytest.raises(TypeError, match="depths"):
+        vae_imbalance_scan([0.0], [1], 2, [0.0, 1.0])
+    with pytest.raises(ValueError, match="`S`.*positive definite"):
+        optimal_negative_elbo(np.diag([1.0, -1.0]), 2)
+    with pytest.raises(ValueError, match="`S`"):
+        optimal_parameters(np.array([[1.0, 2.0], [0.0, 1.0]]), 1)
+    with pytest.raises(ValueError, match="variances"):
+        factor_map(enc, A, [1.0, -2.0, 3.0])
     with pytest.raises(TypeError, match="quick"):
         VAE_SCENARIOS["vae_imbalance"][0](quick="yes")
 

@@ -124,6 +124,9 @@ def load_digits_data(seed: int = 0, test_fraction: float = 0.25,
     X, labels = np.asarray(digits.data, dtype=np.float64), np.asarray(digits.target)
     order = rng.permutation(len(X))
     n_test = int(round(test_fraction * len(X)))
+    if not 1 <= n_test <= len(X) - 2:
+        raise ValueError(f"`test_fraction` must leave at least 1 test and 2 training images of "
+                         f"{len(X)}, got {test_fraction:g} ({n_test} test images).")
     test, train = order[:n_test], order[n_test:]
     mean, std = X[train].mean(axis=0), X[train].std(axis=0)
     std[std == 0.0] = 1.0
@@ -161,6 +164,9 @@ def teacher_directions(data: DigitsData, similarity: float) -> np.ndarray:
     TypeError, ValueError
         ``similarity`` is not a real number in [-1, 1].
     """
+    if not isinstance(data, DigitsData):
+        raise TypeError(f"`data` must be a DigitsData (load_digits_data), got "
+                        f"{type(data).__name__}.")
     a = check_real("similarity", similarity, minimum=-1.0, maximum=1.0)
     X, lab = data.X_train, data.labels_train
     C = X.T @ X / len(X) / data.N
@@ -242,6 +248,22 @@ def forward(W: np.ndarray, v: np.ndarray, X: np.ndarray) -> tuple[np.ndarray, np
     return lam, erf(lam / _SQRT2) @ v
 
 
+def _check_network(W: np.ndarray, V: np.ndarray, X: np.ndarray, y_star: np.ndarray,
+                   in_place: bool = False) -> None:
+    """Shapes (K, N), (H, K), (n, N), (n,); float64 arrays when updated in place."""
+    for name, A, nd in (("W", W, 2), ("V", V, 2), ("X", X, 2), ("y_star", y_star, 1)):
+        if not isinstance(A, np.ndarray) or A.ndim != nd:
+            raise TypeError(f"`{name}` must be a {nd}-d NumPy array, got "
+                            f"{type(A).__name__} of {np.ndim(A)} axes.")
+    if in_place and not all(A.dtype == np.float64 and A.flags.writeable and A.flags.c_contiguous
+                            for A in (W, V)):
+        raise TypeError("`W` and `V` must be writable C-contiguous float64 arrays (updated in "
+                        f"place), got {W.dtype} and {V.dtype}.")
+    if W.shape[1] != X.shape[1] or V.shape[1] != W.shape[0] or y_star.shape[0] != X.shape[0]:
+        raise ValueError(f"shapes do not fit: `W` (K, N), `V` (H, K), `X` (n, N) and `y_star` "
+                         f"(n,), got {W.shape}, {V.shape}, {X.shape} and {y_star.shape}.")
+
+
 def loss_and_gradients(W: np.ndarray, V: np.ndarray, X: np.ndarray, y_star: np.ndarray,
                        head: int) -> tuple[float, np.ndarray, np.ndarray]:
     """Mean loss ``L = sum_mu (y_head(x_mu) - y*_mu)^2 / (2 n)`` and its hand-written gradients.
@@ -264,7 +286,13 @@ def loss_and_gradients(W: np.ndarray, V: np.ndarray, X: np.ndarray, y_star: np.n
     L : float
     dW : ndarray, shape (K, N)
     dV : ndarray, shape (H, K)
+
+    Raises
+    ------
+    TypeError, ValueError
+        arrays of the wrong number of axes or of shapes that do not fit, ``head`` out of range.
     """
+    _check_network(W, V, X, y_star)
     head = check_int("head", head, minimum=0, maximum=V.shape[0] - 1)
     n, N = X.shape
     lam, y = forward(W, V[head], X)
@@ -332,8 +360,12 @@ def sgd_steps(W: np.ndarray, V: np.ndarray, X: np.ndarray, y_star: np.ndarray, h
     ------
     TypeError, ValueError
         a non-positive ``eta``, a ``head`` out of range, ``idx`` not a 2-d array of row
-        indices of ``X``.
+        indices of ``X``, ``W`` or ``V`` not float64 (they are updated in place), shapes that
+        do not fit (the compiled loop does not check bounds).
     """
+    _check_network(W, V, X, y_star, in_place=True)
+    X = np.ascontiguousarray(X, dtype=np.float64)
+    y_star = np.ascontiguousarray(y_star, dtype=np.float64)
     eta = check_real("eta", eta, positive=True)
     head = check_int("head", head, minimum=0, maximum=V.shape[0] - 1)
     idx = np.ascontiguousarray(idx, dtype=np.int64)
@@ -435,6 +467,9 @@ def train_two_tasks(data: DigitsData, similarity: float, init: str, seed: int = 
     W_star = teacher_directions(data, similarity)
     rng = np.random.default_rng(check_seed("seed", seed))
     N = data.N
+    if t_task * N < 1.0:
+        raise ValueError(f"`t_task` must allow at least one SGD step per task (t_task * N >= "
+                         f"1 with N = {N}), got {t_task:g}.")
     W, V = init_weights(init, K, N, 2, rng)
     Y_train = erf(teacher_fields(W_star, data.X_train) / _SQRT2)
     Y_test = erf(teacher_fields(W_star, data.X_test) / _SQRT2)

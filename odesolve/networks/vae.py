@@ -11,7 +11,7 @@ Model. Encoder mean ``mu(x) = E x`` with ``E = E_De .. E_1`` a deep linear chain
 variance ``diag(exp(log_var))`` per latent, the same for every x (the optimum of a linear VAE
 has a data-independent posterior covariance; Lucas et al. 2019); decoder mean ``W z`` with
 ``W = W_Dd .. W_1`` (d, k), Gaussian likelihood of *fixed* variance ``sigma2``; prior N(0, I).
-The expected negative ELBO (over the data and the reparameterised noise) is
+The expected negative ELBO (over the data and the reparameterised noise) is::
 
     L = [tr((I - W E) S (I - W E)^T) + sum_j v_j |W_:j|^2] / (2 sigma2)
         + beta/2 [sum_j (v_j - log v_j - 1) + tr(E S E^T)] + d/2 log(2 pi sigma2),
@@ -64,11 +64,16 @@ def _layers(name: str, layers: Any) -> list[np.ndarray]:
     return out
 
 
-def _params(S: ArrayLike, enc: Any, dec: Any, log_var: ArrayLike):
+def _covariance(S: ArrayLike) -> np.ndarray:
     S = np.asarray(S, dtype=float)
-    if S.ndim != 2 or S.shape[0] != S.shape[1] or not np.allclose(S, S.T) or \
-            not np.all(np.isfinite(S)):
+    if S.ndim != 2 or S.shape[0] != S.shape[1] or not np.all(np.isfinite(S)) or \
+            not np.allclose(S, S.T):
         raise ValueError("`S` must be a finite symmetric square matrix (the data covariance).")
+    return S
+
+
+def _params(S: ArrayLike, enc: Any, dec: Any, log_var: ArrayLike):
+    S = _covariance(S)
     enc, dec = _layers("enc", enc), _layers("dec", dec)
     d, k = S.shape[0], enc[-1].shape[-2]
     if enc[0].shape[-1] != d or dec[-1].shape[-2] != d:
@@ -263,7 +268,7 @@ def negative_elbo_gradients(S: ArrayLike, enc: Sequence[ArrayLike], dec: Sequenc
                             log_var: ArrayLike, beta: float = 1.0,
                             sigma2: float = 1.0) -> Params:
     """Gradients of :func:`negative_elbo` with respect to every encoder and decoder layer and
-    ``log_var`` (same arguments and shapes). With ``R = I - W E``:
+    ``log_var`` (same arguments and shapes). With ``R = I - W E``::
 
         dL/dW = (-R S E^T + W diag(v)) / sigma2,   dL/dE = -W^T R S / sigma2 + beta E S,
         dL/dlog_var_j = v_j (|W_:j|^2 / (2 sigma2) + beta / 2) - beta / 2,
@@ -296,9 +301,12 @@ def _gradients(S, enc, dec, log_var, beta, sigma2):
 
 
 def _modes(S, k, beta, sigma2):
-    S = np.asarray(S, dtype=float)
+    S = _covariance(S)
     lam, U = np.linalg.eigh(0.5 * (S + S.T))
     lam, U = lam[::-1], U[:, ::-1]
+    if lam[-1] <= 0:
+        raise ValueError(f"`S` must be positive definite, got smallest eigenvalue "
+                         f"{lam[-1]:.3g}.")
     k = check_int("k", k, minimum=1, maximum=S.shape[0])
     beta = check_real("beta", beta, positive=True)
     sigma2 = check_real("sigma2", sigma2, positive=True)
@@ -433,7 +441,10 @@ def factor_map(enc: Sequence[ArrayLike], A: ArrayLike, variances: ArrayLike) -> 
     """
     E = _product(_layers("enc", enc))
     A = np.asarray(A, dtype=float)
-    sd = np.sqrt(np.asarray(variances, dtype=float))
+    var = np.asarray(variances, dtype=float)
+    if not np.all(np.isfinite(var)) or np.any(var <= 0):
+        raise ValueError(f"`variances` must be positive, got {variances}.")
+    sd = np.sqrt(var)
     if A.ndim != 2 or A.shape[0] != E.shape[-1] or sd.shape != (A.shape[1],):
         raise ValueError(f"`A` must be ({E.shape[-1]}, k) and `variances` (k,), got "
                          f"{A.shape} and {sd.shape}.")
@@ -442,11 +453,11 @@ def factor_map(enc: Sequence[ArrayLike], A: ArrayLike, variances: ArrayLike) -> 
 
 def latent_purity(M: ArrayLike) -> np.ndarray:
     """The disentanglement score: the unit purity (:func:`odesolve.specialisation.unit_purity`)
-    of ``|M|``, latents as units and factors as targets,
+    of ``|M|``, latents as units and factors as targets::
 
         sum_j w_j (max_i q_ji - 1/K) / (1 - 1/K),  q_ji = |M_ji| / sum_i |M_ji|,
 
-    with w_j latent j's share of sum |M|. 1 when every latent that carries anything carries
+    with w_j latent j's share of ``sum |M|``. 1 when every latent that carries anything carries
     one factor, 0 when every latent carries all K factors equally.
 
     Parameters
@@ -471,7 +482,7 @@ def factor_completeness(M: ArrayLike) -> np.ndarray:
 def dci_disentanglement(M: ArrayLike) -> np.ndarray:
     """DCI disentanglement (Eastwood & Williams, ICLR 2018) with importances ``|M_ji|``:
     ``sum_j w_j (1 - H_K(p_j))``, ``p_ji = |M_ji| / sum_i |M_ji|``, H_K the entropy in base K
-    and w_j latent j's share of sum |M|.
+    and w_j latent j's share of ``sum |M|``.
 
     Parameters
     ----------

@@ -108,6 +108,10 @@ def vae_imbalance_scan(lams: Sequence[float], depths: Sequence[tuple[int, int]],
     TypeError, ValueError
         naming the argument of the wrong type or out of range.
     """
+    if not np.iterable(lams) or not np.iterable(depths) or \
+            not all(np.iterable(dd) and len(dd) == 2 for dd in depths):
+        raise TypeError(f"`lams` must be a sequence of numbers and `depths` a sequence of "
+                        f"(encoder, decoder) pairs, got {lams!r} and {depths!r}.")
     lams = [check_real("lams", lam) for lam in lams]
     depths = [(check_int("depths", a, minimum=1), check_int("depths", b, minimum=1))
               for a, b in depths]
