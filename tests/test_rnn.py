@@ -200,6 +200,65 @@ def test_training_learns_the_decision_task():
     assert 0 < m["representation_change"] < 1
 
 
+def test_training_stops_at_the_first_check_that_reaches_the_criterion():
+    n, check, target = 16, 5, 0.85
+    probe = task_batch("decision", 64, 321)
+    U, V = rnn_readin_readout(n, 2, 2, 4)
+    W0 = initial_connectivity("full", n, 0.9 * np.sqrt(n), seed=4)
+    kw = dict(lr=0.1, batch_size=16, seed=8, optimizer="sgd")
+    out = train_rnn(W0, U, V, "decision", n_iter=400, probe=probe, target_accuracy=target,
+                    check_every=check, **kw)
+    k = out["n_updates"]
+    assert out["reached"] and 0 < k < 400 and k % check == 0 and out["loss"].shape == (k,)
+
+    def accuracy_after(n_iter):             # independent: a fixed-length run on the same stream
+        w = train_rnn(W0, U, V, "decision", n_iter=n_iter, **kw)["W"] if n_iter else W0
+        return w, choice_accuracy(rnn_forward(w, U, V, probe.x)[1], probe)
+
+    W_k, acc_k = accuracy_after(k)
+    np.testing.assert_array_equal(out["W"], W_k)
+    assert out["accuracy"] == acc_k >= target
+    assert all(accuracy_after(j)[1] < target for j in range(0, k, check))
+
+
+def test_budget_without_reaching_the_criterion_is_reported():
+    n = 8
+    probe = task_batch("match", 32, 5)
+    U, V = rnn_readin_readout(n, 3, 2, 1)
+    W0 = initial_connectivity("full", n, 0.9 * np.sqrt(n), seed=1)
+    out = train_rnn(W0, U, V, "match", n_iter=7, lr=1e-6, optimizer="sgd", seed=2,
+                    probe=probe, target_accuracy=1.0, check_every=3)
+    assert not out["reached"] and out["n_updates"] == 7 and out["loss"].shape == (7,)
+    assert out["accuracy"] == choice_accuracy(rnn_forward(out["W"], U, V, probe.x)[1], probe)
+
+
+def test_measures_are_taken_at_the_criterion():
+    n, target = 16, 0.85
+    probe = task_batch("decision", 48, 77)
+    U, V = rnn_readin_readout(n, 2, 2, 6)
+    W0 = initial_connectivity("random_low_rank", n, 0.9 * np.sqrt(n), 2, seed=6)
+    kw = dict(lr=0.1, batch_size=16, seed=9, optimizer="sgd")
+    m = train_and_measure(W0, U, V, "decision", probe, n_iter=400, target_accuracy=target,
+                          check_every=4, **kw)
+    assert m["reached"] and m["accuracy"] >= target > m["accuracy_initial"]
+    # independent recomputation from a fixed-length run of m["n_updates"] updates
+    W1 = train_rnn(W0, U, V, "decision", n_iter=m["n_updates"], **kw)["W"]
+    np.testing.assert_array_equal(m["W"], W1)
+    assert m["weight_change"] == pytest.approx(
+        np.sqrt(((W1 - W0) ** 2).sum() / (W0 ** 2).sum()), rel=1e-12)
+    J0 = readout_jacobian(W0, U, V, probe.x, probe.mask)
+    J1 = readout_jacobian(W1, U, V, probe.x, probe.mask)
+    K0, K1 = J0 @ J0.T, J1 @ J1.T
+    align = np.trace(K0 @ K1) / np.sqrt(np.trace(K0 @ K0) * np.trace(K1 @ K1))
+    assert m["kernel_distance"] == pytest.approx(1 - align, rel=1e-9, abs=1e-12)
+    X = rnn_forward(W0, U, V, probe.x)[0][:, 1:].reshape(-1, n)
+    Y = rnn_forward(W1, U, V, probe.x)[0][:, 1:].reshape(-1, n)
+    X, Y = X - X.mean(0), Y - Y.mean(0)
+    cka = np.trace(X @ X.T @ Y @ Y.T) / np.sqrt(np.trace(X @ X.T @ X @ X.T)
+                                                * np.trace(Y @ Y.T @ Y @ Y.T))
+    assert m["representation_change"] == pytest.approx(1 - cka, rel=1e-9, abs=1e-12)
+
+
 @pytest.mark.parametrize("call, error, match", [
     (lambda: effective_rank(np.zeros((3, 3))), ValueError, "must not be zero"),
     (lambda: effective_rank(np.eye(3), "pr"), ValueError, "`method` must be one of"),
@@ -218,6 +277,12 @@ def test_training_learns_the_decision_task():
     (lambda: rnn_rank_study(seeds=[]), ValueError, "`seeds` must not be empty"),
     (lambda: rnn_rank_study(n=8, ranks=[16]), ValueError, "`ranks\\[0\\]`"),
     (lambda: rnn_rank_study(optimizer="rmsprop"), ValueError, "`optimizer` must be one of"),
+    (lambda: rnn_rank_study(lr={"decision": 0.1}), ValueError, "`lr` must give a learning"),
+    (lambda: train_rnn(np.eye(4), np.ones((4, 2)), np.ones((2, 4)), "decision",
+                       target_accuracy=0.9), ValueError, "`probe` is needed"),
+    (lambda: train_rnn(np.eye(4), np.ones((4, 2)), np.ones((2, 4)), "decision",
+                       probe=task_batch("decision", 2, 0), target_accuracy=1.5), ValueError,
+     "`target_accuracy` must be"),
 ])
 def test_bad_arguments_are_named(call, error, match):
     with pytest.raises(error, match=match):
@@ -237,6 +302,9 @@ def test_rnn_rank_quick_runs_and_plots(tmp_path):
                               "rank_correlation"}
         for c in (c for key, c in conds.items() if key != "rank_correlation"):
             assert c["learned"] == [a >= d["accuracy_threshold"] for a in c["runs"]["accuracy"]]
+            for learned, k in zip(c["learned"], c["runs"]["n_updates"]):   # stopped at a check
+                assert (k % d["check_every"] == 0 and k <= d["max_updates"]) if learned else (
+                    k == d["max_updates"])
         assert conds["random_r2"]["runs"]["effective_rank"][0] < 2.0 + 1e-9
     fig, axes = plt.subplots(*shape)
     plot(d, axes.ravel())

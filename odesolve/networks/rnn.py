@@ -565,8 +565,15 @@ def train_rnn(W: ArrayLike, U: ArrayLike, V: ArrayLike, task: str, n_iter: int =
               lr: float = 3e-3, batch_size: int = 32, seed: Seed = None,
               optimizer: Literal["adam", "sgd"] = "adam",
               train: Sequence[str] | str = ("W",), alpha: float = 0.2, n_steps: int = 40,
-              noise: float = 0.3) -> dict[str, Any]:
-    """Train the network on fresh batches of a task by BPTT (:func:`rnn_gradients`).
+              noise: float = 0.3, probe: TaskBatch | None = None,
+              target_accuracy: float | None = None, check_every: int = 10) -> dict[str, Any]:
+    """Train the network on fresh batches of a task by BPTT (:func:`rnn_gradients`), for
+    ``n_iter`` updates or, with ``target_accuracy``, until the accuracy on ``probe`` reaches it.
+
+    With a criterion, the probe accuracy (:func:`~odesolve.networks.rnn_tasks.choice_accuracy`)
+    is checked before the first update and after every ``check_every`` updates; training stops
+    at the first check that reaches ``target_accuracy`` (so the returned parameters are those
+    at the criterion), or after ``n_iter`` updates (the maximum budget) if none does.
 
     Parameters
     ----------
@@ -590,11 +597,21 @@ def train_rnn(W: ArrayLike, U: ArrayLike, V: ArrayLike, task: str, n_iter: int =
         ``dt / tau`` in (0, 1].
     n_steps, noise
         Trial length and input noise of the task.
+    probe : TaskBatch, optional
+        Fixed trials of the task on which the criterion is checked; needed with
+        ``target_accuracy``.
+    target_accuracy : float, optional
+        Probe accuracy in (0, 1] at which training stops; None trains for ``n_iter`` updates.
+    check_every : int
+        Updates between two checks of the criterion, positive.
 
     Returns
     -------
     dict
-        ``W``, ``U``, ``V`` (trained copies) and ``loss`` (n_iter,), the batch losses.
+        ``W``, ``U``, ``V`` (trained copies), ``loss`` (n_updates,), the batch losses,
+        ``n_updates`` (int, updates made), ``reached`` (bool: the criterion was met; True
+        without a criterion) and ``accuracy`` (probe accuracy at the last check; None without
+        a probe).
 
     Raises
     ------
@@ -608,16 +625,34 @@ def train_rnn(W: ArrayLike, U: ArrayLike, V: ArrayLike, task: str, n_iter: int =
     optimizer = check_choice("optimizer", optimizer, ("adam", "sgd"))
     train = _trained(train)
     alpha = _alpha(alpha)
+    check_every = check_int("check_every", check_every, minimum=1)
     rng = np.random.default_rng(check_seed("seed", seed))
     first = task_batch(task, 1, 0, n_steps, noise)
     if first.x.shape[2] != U.shape[1] or first.z.shape[2] != V.shape[0]:
         raise ValueError(f"task {task!r} has n_in = {first.x.shape[2]}, n_out = "
                          f"{first.z.shape[2]}; `U` and `V` have {U.shape[1]} and {V.shape[0]}.")
+    if target_accuracy is not None:
+        target_accuracy = check_real("target_accuracy", target_accuracy, maximum=1.0,
+                                     positive=True)
+        if probe is None:
+            raise ValueError("`probe` is needed with `target_accuracy`.")
+    if probe is not None and (not isinstance(probe, TaskBatch)
+                              or probe.x.shape[1:] != (first.x.shape[1], U.shape[1])
+                              or probe.z.shape[2] != V.shape[0]):
+        raise ValueError(f"`probe` must be a TaskBatch of task {task!r} with {n_steps} steps.")
+
+    def probe_accuracy():
+        return None if probe is None else choice_accuracy(_forward(W, U, V, probe.x,
+                                                                   alpha)[1], probe)
+
     params = {"W": W, "U": U, "V": V}
     m = {p: np.zeros_like(params[p]) for p in train}
     v = {p: np.zeros_like(params[p]) for p in train}
     losses = np.empty(n_iter)
-    for i in range(n_iter):
+    accuracy = probe_accuracy()
+    reached = target_accuracy is not None and accuracy >= target_accuracy
+    i = 0
+    while i < n_iter and not reached:
         b = task_batch(task, batch_size, rng, n_steps, noise)
         r, y = _forward(W, U, V, b.x, alpha)
         losses[i], e = _loss_and_error(y, b.z, b.mask)
@@ -631,12 +666,23 @@ def train_rnn(W: ArrayLike, U: ArrayLike, V: ArrayLike, task: str, n_iter: int =
             v[p] = 0.999 * v[p] + 0.001 * g * g
             params[p] -= lr * (m[p] / (1 - 0.9 ** (i + 1))) / (
                 np.sqrt(v[p] / (1 - 0.999 ** (i + 1))) + 1e-8)
-    return {"W": W, "U": U, "V": V, "loss": losses}
+        i += 1
+        if target_accuracy is not None and (i % check_every == 0 or i == n_iter):
+            accuracy = probe_accuracy()
+            reached = accuracy >= target_accuracy
+    if target_accuracy is None:
+        reached, accuracy = True, probe_accuracy()
+    return {"W": W, "U": U, "V": V, "loss": losses[:i], "n_updates": i, "reached": bool(reached),
+            "accuracy": accuracy}
 
 
 def train_and_measure(W0: ArrayLike, U: ArrayLike, V: ArrayLike, task: str,
                       probe: TaskBatch, alpha: float = 0.2, **train_kw: Any) -> dict[str, Any]:
     """Train from W0 (:func:`train_rnn`) and measure rich versus lazy on a probe batch.
+
+    With ``target_accuracy`` in ``train_kw`` the network trains until its accuracy on ``probe``
+    reaches it (or the budget ``n_iter`` runs out), and every measure is taken at that point:
+    networks are compared at equal performance.
 
     Parameters
     ----------
@@ -648,7 +694,7 @@ def train_and_measure(W0: ArrayLike, U: ArrayLike, V: ArrayLike, task: str,
         Fixed trials for the accuracy, the tangent kernel and the representation.
     alpha : float
     **train_kw
-        Further arguments of :func:`train_rnn`.
+        Further arguments of :func:`train_rnn` (``probe`` is this one).
 
     Returns
     -------
@@ -658,7 +704,8 @@ def train_and_measure(W0: ArrayLike, U: ArrayLike, V: ArrayLike, task: str,
         (1 - kernel alignment of the decision readout's tangent kernel w.r.t. the trained
         parameters), ``representation_change`` (1 - linear CKA of the rates over all probe
         trials and steps), ``accuracy`` and ``accuracy_initial`` (on the probe batch),
-        ``final_loss`` (mean of the last 20 batch losses) and ``W`` (trained, ndarray).
+        ``final_loss`` (mean of the last 20 batch losses; NaN without updates),
+        ``n_updates`` and ``reached`` (as :func:`train_rnn`) and ``W`` (trained, ndarray).
 
     Raises
     ------
@@ -667,7 +714,7 @@ def train_and_measure(W0: ArrayLike, U: ArrayLike, V: ArrayLike, task: str,
     """
     W0, U, V = _params(W0, U, V)
     train = _trained(train_kw.get("train", ("W",)))
-    out = train_rnn(W0, U, V, task, alpha=alpha, **train_kw)
+    out = train_rnn(W0, U, V, task, alpha=alpha, probe=probe, **train_kw)
     before, after = (W0, U, V), (out["W"], out["U"], out["V"])
     r0, y0 = rnn_forward(*before, probe.x, alpha)
     r1, y1 = rnn_forward(*after, probe.x, alpha)
@@ -681,4 +728,5 @@ def train_and_measure(W0: ArrayLike, U: ArrayLike, V: ArrayLike, task: str,
             "representation_change": 1.0 - linear_cka(r0[:, 1:].reshape(-1, N),
                                                       r1[:, 1:].reshape(-1, N)),
             "accuracy": choice_accuracy(y1, probe), "accuracy_initial": choice_accuracy(y0, probe),
-            "final_loss": float(out["loss"][-20:].mean()), "W": out["W"]}
+            "final_loss": float(out["loss"][-20:].mean()) if out["n_updates"] else float("nan"),
+            "n_updates": out["n_updates"], "reached": out["reached"], "W": out["W"]}
