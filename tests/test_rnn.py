@@ -159,6 +159,12 @@ def test_dale_connectivity_obeys_dale_law_and_block_balance():
     # the expected input is balanced: mean E input and mean I input cancel on average
     big = dale_connectivity(1000, 1.0, seed=2)
     assert abs(big.sum()) / np.abs(big).sum() < 0.02
+    # ... and per post-synaptic cell type (types 400, 400, 200 units; the last inhibitory)
+    types = np.repeat([0, 1, 2], [400, 400, 200])
+    for a in range(3):
+        rows = big[types == a]
+        exc, inh = rows[:, types < 2].sum(), rows[:, types == 2].sum()
+        assert inh < 0 < exc and abs(exc + inh) / exc < 0.05
 
 
 def test_tasks_labels_follow_their_definitions():
@@ -269,6 +275,15 @@ def test_measures_are_taken_at_the_criterion():
      "n_in = 2"),
     (lambda: train_rnn(np.eye(4), np.ones((4, 2)), np.ones((2, 4)), "decision", train="X"),
      ValueError, "`train` must be one of"),
+    (lambda: train_rnn(np.eye(4), np.ones((4, 2)), np.ones((2, 4)), "decision", train=5),
+     TypeError, "`train` must be a name"),
+    (lambda: readout_jacobian(np.eye(4), np.ones((4, 2)), np.ones((2, 4)), np.ones((1, 20, 2)),
+                              np.ones((1, 20)), params=("X",)), ValueError,
+     "`params` must be one of"),
+    (lambda: dale_connectivity(10, 1.0, p_connect=np.zeros((3, 3))), ValueError,
+     "`p_connect` gave no connection"),
+    (lambda: choice_accuracy(np.zeros((2, 40, 2)), "batch"), TypeError,
+     "`batch` must be a TaskBatch"),
     (lambda: task_batch("dms", 3), ValueError, "`task` must be one of"),
     (lambda: rnn_forward(np.eye(4), np.ones((4, 2)), np.ones((2, 4)), np.ones((3, 5))),
      ValueError, "`x` must have shape"),

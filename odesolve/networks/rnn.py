@@ -99,12 +99,15 @@ def _alpha(alpha):
     return check_real("alpha", alpha, maximum=1.0, positive=True)
 
 
-def _trained(train):
+def _trained(train, name="train"):
     if isinstance(train, str):
         train = (train,)
-    train = tuple(check_choice("train", p, RNN_PARAMETERS) for p in train)
+    if not isinstance(train, (Sequence, np.ndarray)):
+        raise TypeError(f"`{name}` must be a name or a sequence of names of {RNN_PARAMETERS}, "
+                        f"got {type(train).__name__}.")
+    train = tuple(check_choice(name, p, RNN_PARAMETERS) for p in train)
     if not train or len(set(train)) != len(train):
-        raise ValueError(f"`train` must name distinct parameters of {RNN_PARAMETERS}, got "
+        raise ValueError(f"`{name}` must name distinct parameters of {RNN_PARAMETERS}, got "
                          f"{train}.")
     return train
 
@@ -268,7 +271,7 @@ def readout_jacobian(W: ArrayLike, U: ArrayLike, V: ArrayLike, x: ArrayLike, mas
     """
     W, U, V = _params(W, U, V)
     x = _inputs(x, U)
-    params = _trained(params)
+    params = _trained(params, "params")
     mask = finite_array("mask", mask)
     if mask.shape != x.shape[:2] or np.any(mask < 0) or not np.all(mask.sum(axis=1) > 0):
         raise ValueError(f"`mask` must be non-negative of shape {x.shape[:2]} (B, T) with a "
@@ -325,6 +328,10 @@ def relative_weight_change(W: ArrayLike, W0: ArrayLike) -> float:
     Parameters
     ----------
     W, W0 : array_like, same shape (m, n); W0 not zero.
+
+    Returns
+    -------
+    float
 
     Raises
     ------
@@ -482,6 +489,9 @@ def dale_connectivity(n: int, norm: float, seed: Seed = None,
     inh_in = P[:, k - 1] * sizes[k - 1]
     scale = np.where(inh_in > 0, exc_in / np.maximum(inh_in, 1e-300), 1.0)
     W[:, inh] *= -scale[types][:, None]
+    if not np.linalg.norm(W) > 0:
+        raise ValueError("`p_connect` gave no connection (all-zero matrix); it needs positive "
+                         "probabilities.")
     return W * norm / np.linalg.norm(W)
 
 
@@ -544,6 +554,12 @@ def initial_connectivity(kind: Literal["full", "random_low_rank", "aligned", "da
 def rnn_readin_readout(n: int, n_in: int, n_out: int,
                        seed: Seed = None) -> tuple[np.ndarray, np.ndarray]:
     """Input and readout weights: U ~ N(0, 1), V ~ N(0, 1 / n).
+
+    Parameters
+    ----------
+    n, n_in, n_out : int
+        Numbers of units, inputs and outputs, positive.
+    seed : int, sequence of int, Generator or None
 
     Returns
     -------

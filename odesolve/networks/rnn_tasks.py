@@ -206,9 +206,13 @@ def choice_accuracy(y: np.ndarray, batch: TaskBatch) -> float:
 
     Raises
     ------
+    TypeError
+        ``batch`` is not a :class:`TaskBatch`.
     ValueError
         ``y`` does not have the shape of ``batch.z``.
     """
+    if not isinstance(batch, TaskBatch):
+        raise TypeError(f"`batch` must be a TaskBatch, got {type(batch).__name__}.")
     y = np.asarray(y, dtype=float)
     if y.shape != batch.z.shape:
         raise ValueError(f"`y` must have the shape of the batch's targets {batch.z.shape}, "
