@@ -1,0 +1,151 @@
+"""The adjoint and forward-sensitivity passes of odesolve.control on a small nonlinear ODE
+with a hand-written Jacobian: against each other and against central finite differences of
+the discrete objective."""
+import math
+
+import numba
+import numpy as np
+import pytest
+
+from odesolve.control import (Schedule, SensitivityProblem, objective_gradient,
+                              piecewise_constant, piecewise_linear)
+
+
+@numba.njit(cache=True)
+def toy_rhs(t, y, p, work, out):
+    a, b, c = p[0], p[1], p[2]
+    out[0] = -a * y[0] + b * y[0] * y[1]
+    out[1] = a * a * math.sin(y[0]) - c * y[1] + 0.1 * t
+
+
+@numba.njit(cache=True)
+def toy_jac(t, y, p, work, Jy, Jp):
+    a, b, c = p[0], p[1], p[2]
+    Jy[0, 0] = -a + b * y[1]
+    Jy[0, 1] = b * y[0]
+    Jy[1, 0] = a * a * math.cos(y[0])
+    Jy[1, 1] = -c
+    Jp[0, 0] = -y[0]
+    Jp[0, 1] = y[0] * y[1]
+    Jp[0, 2] = 0.0
+    Jp[1, 0] = 2 * a * math.sin(y[0])
+    Jp[1, 1] = 0.0
+    Jp[1, 2] = -y[1]
+
+
+@numba.njit(cache=True)
+def toy_cost(t, y, p, work, gy, gp):
+    gy[0] = 2 * y[0]
+    gy[1] = 1.0 + p[0]
+    gp[0] = y[1]
+    gp[1] = 0.0
+    gp[2] = 0.0
+    return y[0] * y[0] + y[1] + p[0] * y[1]
+
+
+@numba.njit(cache=True)
+def toy_valid(t, y, p, work):
+    return abs(y[0]) < 10.0
+
+
+TOY = SensitivityProblem(toy_rhs, toy_jac, toy_cost, {"a": 0, "b": 1, "c": 2}, n_work=0,
+                         is_valid=toy_valid, name="toy")
+Y0 = np.array([0.8, -0.3])
+P0 = np.array([0.7, 0.4, 1.3])
+
+
+def _schedules():
+    return {"a": piecewise_constant(2.0, 0.5 + 0.3 * np.sin(np.arange(10))),
+            "b": piecewise_linear(np.linspace(0, 2.0, 5), [0.2, 0.5, -0.1, 0.3, 0.4])}
+
+
+def _objective(schedules, y0=Y0, p0=P0, **kw):
+    return objective_gradient(TOY, y0, p0, schedules, 2.0, 40, method="none",
+                              **kw).objective[0]
+
+
+@pytest.mark.parametrize("weights", [(1.0, 0.0), (0.0, 1.0), (0.5, 2.0)])
+def test_adjoint_equals_forward_sensitivities_and_finite_differences(weights, validation):
+    w_final, w_integral = weights
+    sch = _schedules()
+    kw = dict(w_final=w_final, w_integral=w_integral)
+    adj = objective_gradient(TOY, Y0, P0, sch, 2.0, 40, method="adjoint", **kw)
+    fwd = objective_gradient(TOY, Y0, P0, sch, 2.0, 40, method="forward", **kw)
+    g_adj = np.concatenate([adj.grad["a"][0], adj.grad["b"][0], [adj.grad_params["c"][0]],
+                            adj.grad_y0[0]])
+    g_fwd = np.concatenate([fwd.grad["a"][0], fwd.grad["b"][0], [fwd.grad_params["c"][0]],
+                            fwd.grad_y0[0]])
+    assert adj.objective[0] == pytest.approx(fwd.objective[0], rel=1e-15)
+    agree = np.max(np.abs(g_adj - g_fwd)) / np.max(np.abs(g_fwd))
+    assert agree < 1e-12
+    h = 1e-5
+    fd = []
+    for name in ("a", "b"):
+        for j in range(sch[name].n_values):
+            vals = [sch[name].values.copy() for _ in range(2)]
+            vals[0][j] += h
+            vals[1][j] -= h
+            up, dn = ({**sch, name: sch[name].with_values(v)} for v in vals)
+            fd.append((_objective(up, **kw) - _objective(dn, **kw)) / (2 * h))
+    e = np.eye(3) * h
+    fd.append((_objective(sch, p0=P0 + e[2], **kw) - _objective(sch, p0=P0 - e[2], **kw))
+              / (2 * h))
+    for j in range(2):
+        d = np.eye(2)[j] * h
+        fd.append((_objective(sch, y0=Y0 + d, **kw) - _objective(sch, y0=Y0 - d, **kw))
+                  / (2 * h))
+    rel = np.max(np.abs(g_adj - np.array(fd))) / np.max(np.abs(fd))
+    assert rel < 1e-7
+    tag = "-".join(f"{w:g}" for w in weights)
+    validation(f"control.toy.adjoint-vs-forward.{tag}", area="Optimal protocols",
+               claim="adjoint and forward-sensitivity gradients of an RK4 run with "
+                     "piecewise-constant and piecewise-linear schedules agree",
+               method=f"toy 2-D ODE, hand Jacobian, objective weights {weights}",
+               measured=float(agree), bound=1e-12, unit="relative")
+    validation(f"control.toy.adjoint-vs-fd.{tag}", area="Optimal protocols",
+               claim="the adjoint gradient equals central finite differences of the discrete "
+                     "objective",
+               method="central differences, step 1e-5, every schedule value, the constant "
+                      "parameter and the initial state",
+               measured=float(rel), bound=1e-7, unit="relative")
+
+
+def test_piecewise_constant_schedule_is_applied_piece_by_piece():
+    """A schedule that equals a constant gives the constant run; a jump on a step boundary is
+    seen by all four stages of the following step only."""
+    flat = objective_gradient(TOY, Y0, P0, {}, 2.0, 40, method="none").objective[0]
+    same = objective_gradient(TOY, Y0, P0, {"a": piecewise_constant(2.0, [P0[0]] * 4)}, 2.0,
+                              40, method="none").objective[0]
+    assert same == flat
+
+
+def test_batch_members_match_single_runs():
+    Y = np.array([Y0, Y0 * 0.5, Y0 * 1.5])
+    batch = objective_gradient(TOY, Y, P0, _schedules(), 2.0, 40)
+    for m in range(3):
+        one = objective_gradient(TOY, Y[m], P0, _schedules(), 2.0, 40)
+        assert batch.objective[m] == one.objective[0]
+        np.testing.assert_array_equal(batch.grad["a"][m], one.grad["a"][0])
+
+
+def test_failure_is_reported_with_its_time():
+    res = objective_gradient(TOY, [9.9, 3.0], [0.1, 3.0, 0.1], {}, 2.0, 40)
+    assert res.status[0] != 0 and 0 < res.t_fail[0] <= 2.0 and np.isnan(res.objective[0])
+    assert np.all(np.isnan(res.y[0, -1]))
+
+
+@pytest.mark.parametrize("call, exc, match", [
+    (lambda: objective_gradient(TOY, Y0, P0, {"d": piecewise_constant(2.0, [1.0])}, 2.0, 40),
+     ValueError, "differentiable parameters are"),
+    (lambda: objective_gradient(TOY, Y0, P0, {"a": piecewise_constant(2.0, [1.0] * 3)}, 2.0,
+                                40), ValueError, "step grid"),
+    (lambda: objective_gradient(TOY, Y0, P0, {"a": 1.0}, 2.0, 40), TypeError, "Schedule"),
+    (lambda: objective_gradient(TOY, Y0, P0, {}, -1.0, 40), ValueError, "t_final"),
+    (lambda: objective_gradient(TOY, Y0, P0, {}, 1.0, 40, method="reverse"), ValueError,
+     "method"),
+    (lambda: Schedule([0, 1, 1], [1, 2]), ValueError, "strictly increasing"),
+    (lambda: Schedule([0, 1], [1, 2]), ValueError, "needs 1 values"),
+])
+def test_bad_input_names_the_argument(call, exc, match):
+    with pytest.raises(exc, match=match):
+        call()
