@@ -195,6 +195,21 @@ def test_one_update_is_adam_or_sgd_on_the_first_batch():
                                atol=1e-12)
 
 
+def test_gradient_norm_clipping_rescales_the_whole_gradient():
+    """One clipped SGD step moves (W, V) by lr * clip along the gradient direction when the
+    gradient's norm over the trained parameters exceeds clip, and is unchanged otherwise."""
+    W, U, V, _ = _small_net("decision", n=8)
+    b = task_batch("decision", 4, np.random.default_rng(11))
+    _, g = rnn_gradients(W, U, V, b.x, b.z, b.mask)
+    norm = np.sqrt(np.sum(g["W"] ** 2) + np.sum(g["V"] ** 2))
+    kw = dict(n_iter=1, lr=0.1, batch_size=4, seed=11, optimizer="sgd", train=("W", "V"))
+    clipped = train_rnn(W, U, V, "decision", max_grad_norm=0.5 * norm, **kw)
+    np.testing.assert_allclose(clipped["W"], W - 0.1 * 0.5 * g["W"], atol=1e-14)
+    np.testing.assert_allclose(clipped["V"], V - 0.1 * 0.5 * g["V"], atol=1e-14)
+    loose = train_rnn(W, U, V, "decision", max_grad_norm=2.0 * norm, **kw)
+    np.testing.assert_allclose(loose["W"], W - 0.1 * g["W"], atol=1e-14)
+
+
 def test_training_learns_the_decision_task():
     n = 32
     probe = task_batch("decision", 64, 123)
@@ -293,6 +308,7 @@ def test_measures_are_taken_at_the_criterion():
     (lambda: rnn_rank_study(n=8, ranks=[16]), ValueError, "`ranks\\[0\\]`"),
     (lambda: rnn_rank_study(optimizer="rmsprop"), ValueError, "`optimizer` must be one of"),
     (lambda: rnn_rank_study(lr={"decision": 0.1}), ValueError, "`lr` must give a learning"),
+    (lambda: rnn_rank_study(max_grad_norm=0.0), ValueError, "`max_grad_norm` must be"),
     (lambda: train_rnn(np.eye(4), np.ones((4, 2)), np.ones((2, 4)), "decision",
                        target_accuracy=0.9), ValueError, "`probe` is needed"),
     (lambda: train_rnn(np.eye(4), np.ones((4, 2)), np.ones((2, 4)), "decision",

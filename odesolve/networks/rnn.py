@@ -582,7 +582,8 @@ def train_rnn(W: ArrayLike, U: ArrayLike, V: ArrayLike, task: str, n_iter: int =
               optimizer: Literal["adam", "sgd"] = "adam",
               train: Sequence[str] | str = ("W",), alpha: float = 0.2, n_steps: int = 40,
               noise: float = 0.3, probe: TaskBatch | None = None,
-              target_accuracy: float | None = None, check_every: int = 10) -> dict[str, Any]:
+              target_accuracy: float | None = None, check_every: int = 10,
+              max_grad_norm: float | None = None) -> dict[str, Any]:
     """Train the network on fresh batches of a task by BPTT (:func:`rnn_gradients`), for
     ``n_iter`` updates or, with ``target_accuracy``, until the accuracy on ``probe`` reaches it.
 
@@ -620,6 +621,10 @@ def train_rnn(W: ArrayLike, U: ArrayLike, V: ArrayLike, task: str, n_iter: int =
         Probe accuracy in (0, 1] at which training stops; None trains for ``n_iter`` updates.
     check_every : int
         Updates between two checks of the criterion, positive.
+    max_grad_norm : float, optional
+        Gradient-norm clipping (Pascanu et al. 2013): a gradient whose Frobenius norm over
+        all trained parameters exceeds this is rescaled to it before the update; None (the
+        default) does not clip.
 
     Returns
     -------
@@ -642,6 +647,8 @@ def train_rnn(W: ArrayLike, U: ArrayLike, V: ArrayLike, task: str, n_iter: int =
     train = _trained(train)
     alpha = _alpha(alpha)
     check_every = check_int("check_every", check_every, minimum=1)
+    if max_grad_norm is not None:
+        max_grad_norm = check_real("max_grad_norm", max_grad_norm, positive=True)
     rng = np.random.default_rng(check_seed("seed", seed))
     first = task_batch(task, 1, 0, n_steps, noise)
     if first.x.shape[2] != U.shape[1] or first.z.shape[2] != V.shape[0]:
@@ -673,6 +680,10 @@ def train_rnn(W: ArrayLike, U: ArrayLike, V: ArrayLike, task: str, n_iter: int =
         r, y = _forward(W, U, V, b.x, alpha)
         losses[i], e = _loss_and_error(y, b.z, b.mask)
         grads = _backward(W, V, b.x, r, e, alpha)
+        if max_grad_norm is not None:
+            norm = np.sqrt(sum(float(np.sum(grads[p] ** 2)) for p in train))
+            if norm > max_grad_norm:
+                grads = {p: grads[p] * (max_grad_norm / norm) for p in train}
         for p in train:
             g = grads[p]
             if optimizer == "sgd":
