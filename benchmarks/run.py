@@ -17,6 +17,8 @@ noisy, so ratios are what we claim). Sections:
 * ``sweep``: ``odesolve.sweep`` throughput against the raw batch and solve_ivp.
 * ``simulate``: finite-N SGD steps/s on one core against a plain Numba loop
   (``benchmarks/bench_simulate.py``).
+* ``control``: the adjoint gradient of a 100-piece schedule against one forward solve,
+  K = M = 2 .. 6 (``benchmarks/bench_control.py``).
 * ``startup``: cold start (empty Numba cache, first call) and warm start (cache filled), each in
   a fresh process.
 """
@@ -198,8 +200,16 @@ def bench_sweep(quick=False):
     return run(quick)
 
 
+def bench_control(quick=False):
+    sys.path.insert(0, str(ROOT))
+    from bench_control import bench_control as run
+
+    return run(quick)
+
+
 SECTIONS = {"integrate": bench_integrate, "rhs": bench_rhs, "batch": bench_batch,
-            "sweep": bench_sweep, "simulate": bench_simulate, "startup": bench_startup}
+            "sweep": bench_sweep, "simulate": bench_simulate, "control": bench_control,
+            "startup": bench_startup}
 
 
 def headline(results) -> list:
@@ -240,6 +250,11 @@ def headline(results) -> list:
         row = next(r for r in results["simulate"]["rows"] if r["N"] == 10_000)
         add("simulator N=10000, one core (steps/s)", row["odesolve_steps_per_s"],
             row["plain_steps_per_s"], row["speedup"], ">= 15000/s, >= 4x")
+    if "control" in results:
+        for row in results["control"]["rows"]:
+            add(f"adjoint gradient, 100 pieces, K=M={row['K=M']} (ms)", row["adjoint_ms"],
+                row["forward_ms"], row["adjoint_over_forward"],
+                "<= 5x forward" if row["K=M"] == 2 else "")
     if "startup" in results:
         for row in results["startup"]["rows"]:
             add(f"start-up {row['method']} cold / warm (s)", row["cold_s"], row["warm_s"],

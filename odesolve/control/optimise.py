@@ -103,7 +103,8 @@ def optimise_schedules(problem: SensitivityProblem, y0: ArrayLike, p0: ArrayLike
     max_iter : int
         Iterations of L-BFGS-B, positive.
     gtol, ftol : float
-        Tolerances of L-BFGS-B (projected gradient, relative objective decrease).
+        Tolerances of L-BFGS-B (projected gradient, relative objective decrease), applied to
+        the objective divided by its starting value.
 
     Returns
     -------
@@ -158,6 +159,8 @@ def optimise_schedules(problem: SensitivityProblem, y0: ArrayLike, p0: ArrayLike
         raise RuntimeError(f"the run with the starting schedules fails at t = "
                            f"{start.t_fail[bad]:g} (member {bad}); start from a safer "
                            "schedule.")
+    # the optimiser sees J / |J(start)|: its tolerances are then relative to the start
+    scale = float(abs(start.objective.mean())) or 1.0
     counter = {"n": 1}
     history: list[float] = []
     last: dict[bytes, float] = {}
@@ -168,14 +171,14 @@ def optimise_schedules(problem: SensitivityProblem, y0: ArrayLike, p0: ArrayLike
         if np.any(res.status != 0):
             value, grad = FAILED_RUN_PENALTY, np.zeros_like(x)
         else:
-            value = float(res.objective.mean())
-            grad = np.concatenate([res.grad[k].mean(axis=0) for k in names])
+            value = float(res.objective.mean()) / scale
+            grad = np.concatenate([res.grad[k].mean(axis=0) for k in names]) / scale
         last.clear()
         last[x.tobytes()] = value
         return value, grad
 
     def callback(xk):
-        history.append(last.get(xk.tobytes(), float(fun(xk)[0])))
+        history.append(scale * last.get(xk.tobytes(), float(fun(xk)[0])))
 
     t0 = time.perf_counter()
     opt = minimize(fun, x0, jac=True, method="L-BFGS-B", bounds=box,
