@@ -6,6 +6,7 @@ import math
 import numba
 import numpy as np
 import pytest
+from scipy.integrate import quad
 
 from odesolve.control import (Schedule, SensitivityProblem, objective_gradient,
                               piecewise_constant, piecewise_linear)
@@ -149,3 +150,35 @@ def test_failure_is_reported_with_its_time():
 def test_bad_input_names_the_argument(call, exc, match):
     with pytest.raises(exc, match=match):
         call()
+
+
+@numba.njit(cache=True)
+def err_rhs(t, y, p, work, out):
+    out[0] = -2 * p[0] * y[0] + p[0] * p[0] * (y[0] + p[1])
+
+
+@numba.njit(cache=True)
+def err_jac(t, y, p, work, Jy, Jp):
+    Jy[0, 0] = -2 * p[0] + p[0] * p[0]
+    Jp[0, 0] = -2 * y[0] + 2 * p[0] * (y[0] + p[1])
+    Jp[0, 1] = p[0] * p[0]
+
+
+@numba.njit(cache=True)
+def err_cost(t, y, p, work, gy, gp):
+    gy[0] = 0.5
+    gp[0] = 0.0
+    gp[1] = 0.0
+    return 0.5 * y[0]
+
+
+def test_costate_is_the_adjoint_of_the_error_equation():
+    """For de/dt = -2 eta e + eta^2 (e + s) and J = e(t_f)/2 the costate is
+    lambda(t) = exp(-int_t^t_f eta (2 - eta) ds) / 2 (a linear equation in e)."""
+    prob = SensitivityProblem(err_rhs, err_jac, err_cost, {"eta": 0, "s": 1}, 0, name="err")
+    sch = piecewise_linear([0.0, 5.0], [0.9, 0.2])
+    res = objective_gradient(prob, [1.0], [0.5, 0.1], {"eta": sch}, 5.0, 2000, n_record=11)
+    assert res.costate[0, 0, 0] == res.grad_y0[0, 0]
+    for t, lam in zip(res.t, res.costate[0, :, 0]):
+        integral = quad(lambda s: sch(s) * (2 - sch(s)), t, 5.0)[0]
+        assert lam == pytest.approx(0.5 * np.exp(-integral), rel=1e-9)

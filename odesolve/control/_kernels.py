@@ -107,11 +107,13 @@ def _forward_template(y0, p0, theta, ctrl_slot, sidx, swt, t0, h, A, b, c, w_fin
 
 
 def _adjoint_template(p0, theta, ctrl_slot, ctrl_col, sidx, swt, t0, h, A, b, c, w_final,
-                      w_integral, Y, Ystage, n_q, work, g_theta, g_p, g_y0):
+                      w_integral, Y, Ystage, n_q, work, g_theta, g_p, g_y0, rec_index, Lrec):
     """Reverse pass of one member after :func:`_forward_template`.
 
     Writes g_theta (n_theta,), g_p (n_q,) (constant parameter slots; a controlled slot's
-    entry is 0) and g_y0 (n,), the gradients of the objective.
+    entry is 0) and g_y0 (n,), the gradients of the objective, and the costate (the gradient
+    with respect to the state at step s) into ``Lrec[rec_index[s]]`` for every step end s
+    with ``rec_index[s] >= 0``.
     """
     n_steps, n_st, n = Ystage.shape[0], Ystage.shape[1], Ystage.shape[2]
     p = p0.copy()
@@ -134,6 +136,9 @@ def _adjoint_template(p0, theta, ctrl_slot, ctrl_col, sidx, swt, t0, h, A, b, c,
     cost(t0 + n_steps * h, Y[n_steps], p, work, gy, gp)  # noqa: F821
     for m in range(n):
         lam[m] = w_final * gy[m]
+    if rec_index[n_steps] >= 0:
+        for m in range(n):
+            Lrec[rec_index[n_steps], m] = lam[m]
     _scatter(gp, w_final, controlled, ctrl_col, sidx, swt, n_steps - 1, n_st - 1, g_theta, g_p)
     for s in range(n_steps - 1, -1, -1):
         t = t0 + s * h
@@ -166,6 +171,9 @@ def _adjoint_template(p0, theta, ctrl_slot, ctrl_col, sidx, swt, t0, h, A, b, c,
         for i in range(n_st):
             for m in range(n):
                 lam[m] += nu[i, m]
+        if rec_index[s] >= 0:
+            for m in range(n):
+                Lrec[rec_index[s], m] = lam[m]
     for m in range(n):
         g_y0[m] = lam[m]
 

@@ -103,10 +103,12 @@ class SensitivityProblem:
 
 
 def _batch_template(Y0, P0, Theta, ctrl_slot, ctrl_col, sidx, swt, t0, h, A, b, c, w_final,
-                    w_integral, n_q, n_work, record, mode, Yrec, obj, status, fail_step,
-                    G_theta, G_p, G_y0):
+                    w_integral, n_q, n_work, record, rec_index, mode, Yrec, Lrec, obj, status,
+                    fail_step, G_theta, G_p, G_y0):
     """Members in parallel: forward pass, then (mode 1) the adjoint or (mode 2) the tangent
-    pass. Yrec (B, len(record), n) receives the step ends listed in ``record``."""
+    pass. Yrec (B, len(record), n) receives the step ends listed in ``record`` and, with the
+    adjoint, Lrec (B, len(record), n) the costate there (``rec_index`` maps a step to its
+    record or -1)."""
     B, n = Y0.shape
     n_steps, n_st = sidx.shape[0], sidx.shape[1]
     n_theta = Theta.shape[1]
@@ -129,7 +131,8 @@ def _batch_template(Y0, P0, Theta, ctrl_slot, ctrl_col, sidx, swt, t0, h, A, b, 
             continue
         if mode == 1:
             adjoint(P0[m], Theta[m], ctrl_slot, ctrl_col, sidx, swt, t0, h, A, b, c,  # noqa: F821
-                    w_final, w_integral, Y, Ystage, n_q, work, G_theta[m], G_p[m], G_y0[m])
+                    w_final, w_integral, Y, Ystage, n_q, work, G_theta[m], G_p[m], G_y0[m],
+                    rec_index, Lrec[m])
         elif mode == 2:
             dJ = np.empty(n_theta + n_q + n)
             tangent(Y0[m], P0[m], Theta[m], ctrl_slot, ctrl_col, sidx, swt, t0, h, A,  # noqa: F821
@@ -157,6 +160,9 @@ class GradientResult:
         Times of the recorded states.
     y : ndarray, shape (B, n_rec, n)
         Recorded states (NaN after a failure).
+    costate : ndarray, shape (B, n_rec, n) or None
+        With the adjoint: the gradient of the objective with respect to the state at the
+        recorded times, the costate lambda(t) of Pontryagin's principle (discrete).
     status : ndarray of int, shape (B,)
         0 (ok), 1 (non-finite state) or 2 (state left the valid region).
     t_fail : ndarray, shape (B,)
@@ -171,6 +177,7 @@ class GradientResult:
     y: np.ndarray
     status: np.ndarray
     t_fail: np.ndarray
+    costate: np.ndarray | None = None
 
 
 def _stage_table(schedules: dict[str, Schedule], t0: float, h: float, n_steps: int
@@ -293,6 +300,9 @@ def objective_gradient(problem: SensitivityProblem, y0: ArrayLike, p0: ArrayLike
     n = Y0.shape[1]
     record = np.unique(np.round(np.linspace(0, n_steps, n_record)).astype(np.int64))
     Yrec = np.empty((B, record.size, n))
+    Lrec = np.full((B, record.size, n), np.nan)
+    rec_index = np.full(n_steps + 1, -1, dtype=np.int64)
+    rec_index[record] = np.arange(record.size)
     obj = np.empty(B)
     status = np.zeros(B, dtype=np.int64)
     fail = np.full(B, -1, dtype=np.int64)
@@ -302,10 +312,11 @@ def objective_gradient(problem: SensitivityProblem, y0: ArrayLike, p0: ArrayLike
     mode = {"none": 0, "adjoint": 1, "forward": 2}[method]
     run = problem.compiled["batch" if B > 1 else "serial"]
     run(Y0, P0, Theta, ctrl_slot, ctrl_col, sidx, swt, 0.0, h, RK4.A, RK4.B, RK4.C,
-        w_final, w_integral, n_q, problem.n_work, record, mode, Yrec, obj, status, fail,
-        G_theta, G_p, G_y0)
+        w_final, w_integral, n_q, problem.n_work, record, rec_index, mode, Yrec, Lrec, obj,
+        status, fail, G_theta, G_p, G_y0)
     grad = {k: G_theta[:, offsets[j]:offsets[j + 1]] for j, k in enumerate(schedules)}
     grad_params = {k: G_p[:, j] for j, k in enumerate(names) if k not in schedules}
     t_fail = np.where(status != 0, (fail + 1) * h, np.nan)
     return GradientResult(objective=obj, grad=grad, grad_params=grad_params, grad_y0=G_y0,
-                          t=record * h, y=Yrec, status=status, t_fail=t_fail)
+                          t=record * h, y=Yrec, status=status, t_fail=t_fail,
+                          costate=Lrec if method == "adjoint" else None)
