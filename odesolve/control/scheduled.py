@@ -35,8 +35,22 @@ __all__ = ["scheduled_problem", "pack_schedules", "schedule_value", "solve_sched
 
 
 @numba.njit(cache=True)
-def schedule_value(table, start, t):
-    """Value at time t of the schedule stored at ``table[start:]`` (module docstring)."""
+def schedule_value(table: np.ndarray, start: int, t: float) -> float:
+    """Value at time t of the schedule stored at ``table[start:]`` (module docstring).
+
+    Parameters
+    ----------
+    table : ndarray, shape (n_p,)
+        A parameter row of :func:`pack_schedules`.
+    start : int
+        Index of the schedule's first entry (its slot).
+    t : float
+        Solver time (the schedule's offset is added).
+
+    Returns
+    -------
+    float
+    """
     kind = int(table[start + 1])
     n_knots = int(table[start + 2])
     tt = t + table[start + 3]
