@@ -2,7 +2,9 @@
 
 State vector and parameter layout (ARCHITECTURE.md):
 ``y = concat(Q.ravel(), R.ravel(), v)`` and
-``p = [K, M, eta, eta_v, sigma, kappa, train_v, T.ravel(), v_star, psd_rtol]``.
+``p = [K, M, eta, eta_v, sigma, kappa, train_v, b, T.ravel(), v_star, psd_rtol]``
+(``b``: the mini-batch size, docs/theory/committee.md#theory-committee-minibatch).
+Read slots through :data:`PARAM_INDEX` and :data:`N_FIXED_PARAMS`, never by number.
 """
 from __future__ import annotations
 
@@ -20,9 +22,13 @@ from .model import Overlaps, TeacherStudent
 from .solvers import Problem
 
 __all__ = ["committee_problem", "pack_state", "pack_params", "unpack_state", "eps_g_function",
-           "N_FIXED_PARAMS", "psd_tolerance"]
+           "N_FIXED_PARAMS", "PARAM_INDEX", "psd_tolerance"]
 
-N_FIXED_PARAMS = 7
+#: the leading entries of a parameter row: K, M, eta, eta_v, sigma, kappa, train_v, b
+N_FIXED_PARAMS = 8
+#: slot of each leading entry of a parameter row
+PARAM_INDEX = {name: j for j, name in enumerate(
+    ("K", "M", "eta", "eta_v", "sigma", "kappa", "train_v", "b"))}
 
 
 def n_work(K: int, M: int) -> int:
@@ -65,6 +71,7 @@ def is_valid_state(t, y, p, work):
     within the tolerance of zero is a singular direction, which is legitimate (perfect
     learning makes student and teacher fields coincide); its column must then vanish too.
     A diagonal overlap or a squared readout above :data:`BLOWUP` is a blow-up (invalid).
+    The tolerance is read after the fixed entries, T and v_star (:data:`N_FIXED_PARAMS`).
     """
     K = int(p[0])
     M = int(p[1])
@@ -160,8 +167,9 @@ def pack_state(state: Overlaps) -> np.ndarray:
 
 
 def pack_params(setup: TeacherStudent, state: Overlaps, psd_tol: float = PSD_RTOL) -> np.ndarray:
-    """Parameter rows, shape (B, 7 + M*M + M + 1): the model, T, v_star, then the relative
-    tolerance of the validity check :func:`is_valid_state` (see :func:`psd_tolerance`)."""
+    """Parameter rows, shape (B, N_FIXED_PARAMS + M*M + M + 1): K, M, eta, eta_v, sigma,
+    kappa, train_v, the mini-batch size b, then T, v_star and the relative tolerance of the
+    validity check :func:`is_valid_state` (see :func:`psd_tolerance`)."""
     if (state.K, state.M) != (setup.K, setup.M):
         raise ValueError(f"`state` has K={state.K}, M={state.M} but `setup` has K={setup.K}, "
                          f"M={setup.M}.")
@@ -170,7 +178,7 @@ def pack_params(setup: TeacherStudent, state: Overlaps, psd_tol: float = PSD_RTO
     M = setup.M
     train_v = 1.0 if setup.eta_readout > 0 else 0.0
     fixed = np.array([setup.K, setup.M, setup.eta, setup.eta_readout, setup.sigma,
-                      setup.weight_decay, train_v], dtype=np.float64)
+                      setup.weight_decay, train_v, setup.batch_size], dtype=np.float64)
     return np.concatenate([np.broadcast_to(fixed, (B, N_FIXED_PARAMS)),
                            b.T.reshape(B, M * M), b.v_star.reshape(B, M),
                            np.full((B, 1), float(psd_tol))], axis=1)

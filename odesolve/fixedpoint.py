@@ -163,7 +163,7 @@ def symmetric_state(K: int, q: float, c: float, r: float, s: float, w: float = 1
 
 
 def _parameters(setup: TeacherStudent, system, state: Overlaps | None) -> np.ndarray:
-    base = [setup.eta, setup.eta_readout, setup.sigma, setup.weight_decay]
+    base = [setup.eta, setup.eta_readout, setup.sigma, setup.weight_decay, setup.batch_size]
     if not system.extra:
         return np.array(base, dtype=np.float64)
     if state is None:

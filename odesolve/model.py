@@ -111,15 +111,20 @@ class TeacherStudent:
         Standard deviation of the teacher's output noise.
     weight_decay : float
         kappa: each step subtracts kappa/N times the weights (both layers).
+    batch_size : int
+        b, the mini-batch size: each SGD update averages the gradient over b fresh samples
+        and the time t counts updates / N, so t = 1 uses b N samples
+        (docs/theory/committee.md#theory-committee-minibatch). 1 is plain online SGD.
 
     Raises
     ------
     TypeError
-        ``K`` or ``M`` is not an integer, a rate is not a real number (strings such as
-        ``"0.5"`` are refused, not converted), ``activation`` is neither a name nor an
-        Activation.
+        ``K``, ``M`` or ``batch_size`` is not an integer, a rate is not a real number
+        (strings such as ``"0.5"`` are refused, not converted), ``activation`` is neither a
+        name nor an Activation.
     ValueError
-        ``K`` or ``M`` < 1, a rate negative or not finite, an unknown activation name.
+        ``K``, ``M`` or ``batch_size`` < 1, a rate negative or not finite, an unknown
+        activation name.
 
     Notes
     -----
@@ -135,9 +140,10 @@ class TeacherStudent:
     eta_v: float | None = None
     sigma: float = 0.0
     weight_decay: float = 0.0
+    batch_size: int = 1
 
     def __post_init__(self):
-        for name in ("K", "M"):
+        for name in ("K", "M", "batch_size"):
             object.__setattr__(self, name, check_int(name, getattr(self, name), minimum=1))
         if isinstance(self.activation, str):
             act = self.activation.lower()
@@ -166,9 +172,13 @@ class TeacherStudent:
         return a if isinstance(a, str) else getattr(a, "name", "custom")
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain-data description (for configs and result files)."""
-        return {"K": self.K, "M": self.M, "activation": self.activation_name, "eta": self.eta,
-                "eta_v": self.eta_v, "sigma": self.sigma, "weight_decay": self.weight_decay}
+        """Plain-data description (for configs and result files); ``batch_size`` only when
+        it is not 1 (plain online SGD), so descriptions of online SGD stay as they were."""
+        out = {"K": self.K, "M": self.M, "activation": self.activation_name, "eta": self.eta,
+               "eta_v": self.eta_v, "sigma": self.sigma, "weight_decay": self.weight_decay}
+        if self.batch_size != 1:
+            out["batch_size"] = self.batch_size
+        return out
 
 
 def _as_array(name, value, ndim_core):

@@ -32,7 +32,7 @@ def erf_eps_g_numpy(Q, R, T, v, v_star):
     return 0.5 * c @ _I2(C) @ c
 
 
-def erf_rhs_numpy(Q, R, T, v, v_star, eta, eta_v, sigma=0.0, kappa=0.0):
+def erf_rhs_numpy(Q, R, T, v, v_star, eta, eta_v, sigma=0.0, kappa=0.0, batch_size=1):
     """dQ/dt, dR/dt, dv/dt of the erf committee machine
     (docs/theory/committee.md#theory-committee-odes).
 
@@ -45,6 +45,9 @@ def erf_rhs_numpy(Q, R, T, v, v_star, eta, eta_v, sigma=0.0, kappa=0.0):
     v_star : ndarray, shape (M,)
     eta, eta_v, sigma, kappa : float
         eta_v = 0 keeps the readouts fixed (no decay on them either).
+    batch_size : int
+        Mini-batch size b: the eta^2 term is divided by b
+        (docs/theory/committee.md#theory-committee-minibatch).
 
     Returns
     -------
@@ -82,7 +85,7 @@ def erf_rhs_numpy(Q, R, T, v, v_star, eta, eta_v, sigma=0.0, kappa=0.0):
         / np.sqrt(L4_)
     J2 = (2 / np.pi) / np.sqrt(L4)
     quad = np.einsum("ikab,a,b->ik", I4, c, c) + sigma ** 2 * J2
-    dQ = dQ + eta ** 2 * np.outer(v, v) * quad
+    dQ = dQ + eta ** 2 / batch_size * np.outer(v, v) * quad
     if eta_v > 0:
         dv = eta_v * (_I2(C)[:K] @ c) - kappa * v
     else:
@@ -101,6 +104,6 @@ def erf_rhs_vector(setup, T, v_star):
         R = y[K * K:K * K + K * M].reshape(K, M)
         v = y[K * K + K * M:]
         dQ, dR, dv = erf_rhs_numpy(Q, R, T, v, v_star, setup.eta, setup.eta_readout,
-                                   setup.sigma, setup.weight_decay)
+                                   setup.sigma, setup.weight_decay, setup.batch_size)
         return np.concatenate([dQ.ravel(), dR.ravel(), dv])
     return fun

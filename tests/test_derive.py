@@ -56,7 +56,7 @@ def test_dQ_matches_theory_md_written_form():
             + sum(S.v[j] * S.v[l] * I4(i, k, j, l) for j in range(K_) for l in range(K_))
             + S.sigma ** 2 * J2(i, k))
     expected = (-2 * S.kappa * S.Q[i, k] + first(i, k) + first(k, i)
-                + S.eta ** 2 * S.v[i] * S.v[k] * quad)
+                + S.eta ** 2 / S.b * S.v[i] * S.v[k] * quad)      # b: mini-batch size
     got = _explicit(derive_committee().Q.rhs, i=i, k=k)
     assert sp.expand(got - expected) == 0
 

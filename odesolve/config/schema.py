@@ -91,7 +91,7 @@ def _rate(name, doc, default=0.0):
 
 
 _SETUP = Section("setup", "the model: TeacherStudent(K, M, activation, eta, eta_v, sigma, "
-                          "weight_decay)", (
+                          "weight_decay, batch_size)", (
     Key("K", "int", None, "student hidden units", minimum=1, required=("run", "compare")),
     Key("M", "int", None, "teacher hidden units", minimum=1, required=("run", "compare")),
     Key("activation", "choice", "erf", "activation of both networks", choices=ACTIVATIONS),
@@ -100,6 +100,9 @@ _SETUP = Section("setup", "the model: TeacherStudent(K, M, activation, eta, eta_
           None),
     _rate("sigma", "standard deviation of the teacher's output noise"),
     _rate("weight_decay", "kappa: each step subtracts kappa/N times the weights"),
+    Key("batch_size", "int", 1, "mini-batch size b: each update averages the gradient over b "
+        "fresh samples; t counts updates/N (1: online SGD)", minimum=1,
+        commands=("run", "compare"), note="sweeps run online SGD (batch size 1)"),
     Key("P", "int", 2, "number of teachers (tasks)", minimum=1, commands=("sweep",),
         needs_protocol=True),
     Key("heads", "choice", "multi", "one readout head per task, or one shared head",

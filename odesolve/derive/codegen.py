@@ -101,6 +101,9 @@ def emit_kernel_module(activation: str, kernels: dict) -> str:
 # structural committee module
 # --------------------------------------------------------------------------------------
 _INDEX_NAMES = {S.i: "i", S.k: "k", S.n: "n", S.nt: "nt"}
+#: model parameters printed under another name: the batch size b would shadow the field
+#: index b of the loops
+_PARAM_NAMES = {S.b: "batch"}
 _ARG_ORDER = {2: [(0, 0), (0, 1), (1, 1)],
               3: [(0, 0), (0, 1), (0, 2), (1, 1), (1, 2), (2, 2)],
               4: [(0, 0), (0, 1), (0, 2), (0, 3), (1, 1), (1, 2), (1, 3), (2, 2), (2, 3), (3, 3)]}
@@ -116,6 +119,8 @@ class _StructPrinter(NumbaPrinter):
     def _print_Symbol(self, expr):
         if expr in _INDEX_NAMES:
             return _INDEX_NAMES[expr]
+        if expr in _PARAM_NAMES:
+            return _PARAM_NAMES[expr]
         return super()._print_Symbol(expr)
 
     def _print_Function(self, expr):
@@ -172,7 +177,12 @@ class _Emitter:
         raise NotImplementedError("sums over more than two field indices")
 
 
-_PARAMS = ("eta", "eta_v", "sigma", "kappa", "train_v")
+#: names of the model parameters p[2:N_FIXED_PARAMS] in generated code (ARCHITECTURE.md:
+#: ``p = [K, M, eta, eta_v, sigma, kappa, train_v, b, T.ravel(), v_star, psd_rtol]``); the
+#: mini-batch size b is printed as ``batch``
+_PARAMS = ("eta", "eta_v", "sigma", "kappa", "train_v", "batch")
+#: number of leading entries of a parameter row before T (K, M and the model parameters)
+N_FIXED = 2 + len(_PARAMS)
 
 
 def _preamble(indent=4):
@@ -226,7 +236,7 @@ def emit_committee_module(eqs) -> str:
              "    K = int(p[0])",
              "    M = int(p[1])",
              "    F = K + M",
-             "    t0 = 2 + %d" % len(_PARAMS),
+             "    t0 = %d" % N_FIXED,
              "    for i in range(K):",
              "        c[i] = -y[K * K + K * M + i]",
              "        for k in range(K):",

@@ -12,7 +12,10 @@ docs/theory/committee.md#theory-committee-sgd then takes the steps
     w_i -> w_i - (eta lam F_i / N) (w_i - a_i),      v_i -> v_i - (eta_v lam Fv_i / N) (v_i - va_i),
 
 which are O(1/N): they add linearly to the drift of the plain SGD step (cross terms with the
-O(1/sqrt N) gradient step are O(N^-3/2) and vanish). The anchors are fixed vectors, so they
+O(1/sqrt N) gradient step are O(N^-3/2) and vanish). With mini-batches of b samples the
+penalty's gradient is the same for every sample of the batch, so its batch mean
+(1/b) sum_mu is the same step: the batch size does not enter these terms (the expansion
+below carries the batch mean and the algebra removes b). The anchors are fixed vectors, so they
 enter the ODE like extra teacher units with zero readout: their overlaps with the student,
 S_ik = w_i.a_k / N, are extra order parameters (extra columns of R), and their overlaps with
 each other (Qa_ik = a_i.a_k / N) and with the teachers (Ra_in = a_i.w*_n / N) are constants (an
@@ -50,10 +53,15 @@ def _inner(a, b):
     return table[key]
 
 
+def _batch_mean_of_constant():
+    """(1/b) sum_{mu=1}^{b} 1: the batch mean of a term that does not depend on the sample."""
+    return sp.Sum(sp.Integer(1), (S.mu, 1, S.b)).doit() / S.b
+
+
 def _ewc_step(unit, anchor, index):
-    """w after the EWC step: w - eps^2 eta lam F (w - a)."""
+    """w after the EWC step: w - eps^2 eta lam F (w - a), averaged over the batch."""
     w, a = Vector.basis(unit), Vector.basis(anchor)
-    return w - (S.eps ** 2 * S.eta * lam * Fw[index]) * (w - a)
+    return w - (_batch_mean_of_constant() * S.eps ** 2 * S.eta * lam * Fw[index]) * (w - a)
 
 
 def derive_ewc() -> dict:
@@ -71,7 +79,8 @@ def derive_ewc() -> dict:
     dQ = wi.dot(wk, _inner) - old_i.dot(old_k, _inner)
     dR = wi.dot(teacher, _inner) - old_i.dot(teacher, _inner)
     dS = wi.dot(anchor_k, _inner) - old_i.dot(anchor_k, _inner)
-    dv = -S.train_v * S.eta_v * S.eps ** 2 * lam * Fv[S.i] * (S.v[S.i] - va[S.i])
+    dv = -(_batch_mean_of_constant() * S.train_v * S.eta_v * S.eps ** 2 * lam * Fv[S.i]
+           * (S.v[S.i] - va[S.i]))
     return {name: sp.factor_terms(sp.expand(_rate(change)))
             for name, change in (("Q", dQ), ("R", dR), ("S", dS), ("v", dv))}
 
@@ -83,7 +92,8 @@ def emit_ewc_module() -> str:
     L = M - K teacher units, Qa and Ra are blocks of T), and the parameters after the PSD
     tolerance are ``lam, F (K), Fv (K), va (K)``.
     """
-    from .codegen import HEADER, VIEWS_IMPORT, _output_views, _state_views, _StructPrinter
+    from .codegen import (_PARAMS, HEADER, N_FIXED, VIEWS_IMPORT, _output_views, _state_views,
+                          _StructPrinter)
 
     terms = derive_ewc()
 
@@ -107,16 +117,16 @@ def emit_ewc_module() -> str:
              '    """Add the EWC drift to dy/dt in ``out`` (layout: odesolve/derive/ewc.py)."""',
              "    K = int(p[0])",
              "    M = int(p[1])",
-             "    eta = p[2]",
-             "    eta_v = p[3]",
-             "    train_v = p[6]",
+             "    eta = p[%d]" % (2 + _PARAMS.index("eta")),
+             "    eta_v = p[%d]" % (2 + _PARAMS.index("eta_v")),
+             "    train_v = p[%d]" % (2 + _PARAMS.index("train_v")),
              "    L = M - K",
-             "    o = 7 + M * M + M + 1",
+             "    o = %d + M * M + M + 1" % N_FIXED,
              "    lambda_ = p[o]",
              "    F = p[o + 1:o + 1 + K]",
              "    Fv = p[o + 1 + K:o + 1 + 2 * K]",
              "    va = p[o + 1 + 2 * K:o + 1 + 3 * K]",
-             "    T = matrix(p, 7, M, M)",
+             "    T = matrix(p, %d, M, M)" % N_FIXED,
              *_state_views(),
              *_output_views(),
              "    for i in range(K):",

@@ -39,8 +39,8 @@ __all__ = ["ExplicitSystem", "committee_system", "symmetric_ansatz", "full_coord
 #: activations whose four kernels all have derived closed forms (ReLU's I4 is numeric)
 EXPLICIT_ACTIVATIONS = ("erf", "linear")
 
-#: model parameters, in the order the numeric functions take them
-PARAMETERS = (S.eta, S.eta_v, S.sigma, S.kappa)
+#: model parameters, in the order the numeric functions take them (b: the mini-batch size)
+PARAMETERS = (S.eta, S.eta_v, S.sigma, S.kappa, S.b)
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,7 @@ class ExplicitSystem:
     eps_g : sympy.Expr
         Generalisation error.
     parameters : tuple of sympy.Symbol
-        ``eta, eta_v, sigma, kappa`` followed by the remaining free symbols (teacher overlaps,
+        ``eta, eta_v, sigma, kappa, b`` followed by the remaining free symbols (teacher overlaps,
         teacher readouts, fixed student readouts), in :attr:`extra` order.
     extra : tuple of sympy.Symbol
         Free symbols beyond the model parameters.

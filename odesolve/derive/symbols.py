@@ -17,6 +17,17 @@ eps = sp.Symbol("epsilon", positive=True)
 #: the error Delta = y - yhat and the output noise zeta ~ N(0, 1)
 Delta, zeta = sp.symbols("Delta zeta", real=True)
 
+# mini-batches (docs/theory/committee.md#theory-committee-minibatch)
+#: mini-batch size: one SGD update averages the gradient over b fresh samples
+b = sp.Symbol("b", integer=True, positive=True)
+#: sample indices mu, nu = 1..b within one batch
+mu, nu = sp.symbols("mu nu", integer=True, positive=True)
+#: error of sample mu, Delta_s[mu] (becomes Delta in the single-sample average)
+Delta_s = sp.IndexedBase("Delta")
+#: off-diagonal input overlap x^mu.x^nu/N = epsilon * Z[mu, nu] (mu != nu): O(1/sqrt N),
+#: zero mean, independent of the local fields at the order kept
+Z = sp.IndexedBase("Z", real=True)
+
 # unit indices: i, k students; n teacher; a, b (and further dummies) run over all F fields
 i, k, n = sp.symbols("i k n", integer=True, nonnegative=True)
 K, M = sp.symbols("K M", integer=True, positive=True)

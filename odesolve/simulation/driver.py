@@ -35,6 +35,8 @@ def sgd_step(setup: TeacherStudent, W: np.ndarray, W_star: np.ndarray, v: np.nda
     (docs/theory/simulation.md#theory-simulation-sgd):
     ``w_i += eta/sqrt(N) v_i g'(lambda_i) Delta x - kappa/N w_i`` and, when eta_v > 0,
     ``v_i += eta_v/N g(lambda_i) Delta - kappa/N v_i``, both from the pre-step weights.
+    This is the online update (one sample); a mini-batch update (``setup.batch_size`` > 1)
+    draws its b samples from the simulator's stream and is run by :func:`simulate`.
 
     Parameters
     ----------
@@ -59,7 +61,17 @@ def sgd_step(setup: TeacherStudent, W: np.ndarray, W_star: np.ndarray, v: np.nda
         Student local fields w_i . x / sqrt(N) before the step.
     nu : ndarray, shape (M,)
         Teacher local fields.
+
+    Raises
+    ------
+    TypeError
+        An array is not a writeable C-contiguous float64 ndarray, ``zeta`` not a real number.
+    ValueError
+        Shapes that do not fit ``setup``, or ``setup.batch_size`` other than 1.
     """
+    if setup.batch_size != 1:
+        raise ValueError(f"`setup.batch_size` must be 1 for sgd_step (one sample, the online "
+                         f"update), got {setup.batch_size}; simulate() runs mini-batches.")
     for name, arr in (("W", W), ("W_star", W_star), ("v", v), ("x", x)):
         if not (isinstance(arr, np.ndarray) and arr.dtype == np.float64
                 and arr.flags.c_contiguous and arr.flags.writeable):
@@ -87,13 +99,16 @@ def simulate(setup: TeacherStudent,
     noise zeta ~ N(0, 1), and updates both layers from that sample
     (``w_i += eta/sqrt(N) v_i g'(lambda_i) Delta x - kappa/N w_i``,
     ``v_i += eta_v/N g(lambda_i) Delta - kappa/N v_i`` when eta_v > 0). Time is steps / N.
+    With ``setup.batch_size`` = b > 1 each step is one mini-batch update: b fresh samples,
+    the gradient averaged over them (docs/theory/committee.md#theory-committee-minibatch);
+    time is still updates / N, so t = 1 uses b N samples.
     Seeds run in parallel (``numba.prange``); each owns a xoshiro256++ stream with Ziggurat
     normals, so results depend on the seed only, not on threads or chunking.
 
     Parameters
     ----------
     setup : TeacherStudent
-        Sizes K, M, activation, eta, eta_v, sigma and weight decay kappa.
+        Sizes K, M, activation, eta, eta_v, sigma, weight decay kappa and mini-batch size.
     init : Overlaps or tuple (W, W_star, v, v_star)
         Start. An :class:`Overlaps` state (or a batch with one member per seed): each seed gets
         its own weights with exactly these overlaps (:func:`~odesolve.weights_from_overlaps`).

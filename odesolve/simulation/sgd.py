@@ -12,6 +12,16 @@ lambda_i = w_i . x / sqrt(N), nu_n = w*_n . x / sqrt(N):
 Both layers are updated from the same sample, the first layer with the readouts from before
 the step. Time advances by 1/N per step.
 
+With mini-batches of b samples (docs/theory/committee.md#theory-committee-minibatch) one
+update draws b fresh samples (x^mu, zeta^mu), all evaluated with the weights from before the
+update, and averages the gradient over them:
+
+    w_i   += (eta / sqrt(N)) (1/b) sum_mu v_i g'(lambda_i^mu) Delta^mu x^mu - (kappa / N) w_i
+    v_i   += (eta_v / N) (1/b) sum_mu g(lambda_i^mu) Delta^mu - (kappa / N) v_i
+
+Time advances by 1/N per update. b = 1 runs the single-sample step, bit for bit the online
+SGD code path.
+
 The functions here are templates calling the global names ``g`` and ``dg`` (the activation and
 its derivative) and ``sgd_step``; :func:`compiled` binds them with :func:`odesolve._jit.specialise`,
 so each activation gets its own cached machine code.
@@ -32,17 +42,18 @@ from .rng import fill_normal, standard_normal
 
 __all__ = ["compiled", "pack_params", "N_PARAMS", "ewc_pull", "no_ewc"]
 
-#: Layout of the parameter vector ``params``: eta, eta_v, sigma, kappa.
-N_PARAMS = 4
+#: Layout of the parameter vector ``params``: eta, eta_v, sigma, kappa, b (mini-batch size).
+N_PARAMS = 5
 
 # reassociation lets LLVM vectorise the dot products (a reduction); results stay deterministic
 _DOT_MATH = {"reassoc", "nsz", "contract"}
 
 
 def pack_params(setup) -> np.ndarray:
-    """``params`` (4,) = [eta, eta_v, sigma, kappa] of a :class:`~odesolve.TeacherStudent`."""
-    return np.array([setup.eta, setup.eta_readout, setup.sigma, setup.weight_decay],
-                    dtype=np.float64)
+    """``params`` (5,) = [eta, eta_v, sigma, kappa, b] of a :class:`~odesolve.TeacherStudent`
+    (b: ``setup.batch_size``)."""
+    return np.array([setup.eta, setup.eta_readout, setup.sigma, setup.weight_decay,
+                     setup.batch_size], dtype=np.float64)
 
 
 @numba.njit(cache=True, nogil=True, fastmath=_DOT_MATH)
@@ -71,8 +82,9 @@ def _sgd_step_template(W, W_star, v, v_star, x, zeta, params, lam, nu):
         The input.
     zeta : float
         Standard normal output noise (scaled by sigma).
-    params : ndarray, shape (4,)
-        [eta, eta_v, sigma, kappa], see :func:`pack_params`.
+    params : ndarray, shape (5,)
+        [eta, eta_v, sigma, kappa, b], see :func:`pack_params`; b is not used here (one
+        sample, the online update).
     lam : ndarray, shape (K,)
         Output: student local fields lambda_i = w_i . x / sqrt(N) before the step.
     nu : ndarray, shape (M,)
@@ -108,6 +120,64 @@ def _sgd_step_template(W, W_star, v, v_star, x, zeta, params, lam, nu):
     return delta
 
 
+def _batch_step_template(W, W_star, v, v_star, x, params, lam, nu, stream, G, gv):
+    """One mini-batch SGD update, in place: b samples drawn from ``stream``, the gradient
+    averaged over them (module docstring); all fields use the weights from before the update.
+
+    Parameters
+    ----------
+    W, W_star, v, v_star
+        As in :func:`_sgd_step_template`.
+    x : ndarray, shape (N,)
+        Scratch for one input.
+    params : ndarray, shape (5,)
+        [eta, eta_v, sigma, kappa, b], see :func:`pack_params`.
+    lam, nu : ndarray, shapes (K,), (M,)
+        Scratch: the local fields of the current sample.
+    stream : ndarray of uint64, shape (4,)
+        xoshiro256++ state of the sample stream; each sample draws x then zeta, as the
+        online loop does.
+    G : ndarray, shape (K, N)
+        Scratch: the first-layer step accumulated over the batch.
+    gv : ndarray, shape (K,)
+        Scratch: sum_mu g(lambda_i^mu) Delta^mu.
+    """
+    K, N = W.shape
+    M = W_star.shape[0]
+    eta, eta_v, sigma, kappa = params[0], params[1], params[2], params[3]
+    b = int(params[4])
+    inv_sqrt_n = 1.0 / math.sqrt(N)
+    G[:, :] = 0.0
+    gv[:] = 0.0
+    for _ in range(b):
+        fill_normal(stream, x)
+        zeta = standard_normal(stream)
+        y = sigma * zeta
+        for n in range(M):
+            nu[n] = _dot(W_star[n], x) * inv_sqrt_n
+            y += v_star[n] * g(nu[n])  # noqa: F821  (bound by specialise)
+        yhat = 0.0
+        for i in range(K):
+            lam[i] = _dot(W[i], x) * inv_sqrt_n
+            yhat += v[i] * g(lam[i])  # noqa: F821
+        delta = y - yhat
+        for i in range(K):
+            c = eta * inv_sqrt_n * v[i] * dg(lam[i]) * delta / b  # noqa: F821
+            gi = G[i]
+            for j in range(N):
+                gi[j] += c * x[j]
+            gv[i] += g(lam[i]) * delta  # noqa: F821
+    decay = 1.0 - kappa / N
+    for i in range(K):
+        w = W[i]
+        gi = G[i]
+        for j in range(N):
+            w[j] = decay * w[j] + gi[j]
+    if eta_v > 0.0:
+        for i in range(K):
+            v[i] = decay * v[i] + eta_v / N * gv[i] / b
+
+
 @numba.njit(cache=True, nogil=True)
 def ewc_pull(W, v, A, coef):
     """The EWC step (odesolve/derive/ewc.py), after an SGD step, in place.
@@ -130,7 +200,11 @@ def ewc_pull(W, v, A, coef):
 
 def _advance_template(W, W_star, v, v_star, params, states, x, fields, active, n_steps,
                       A, ewc_coef):
-    """``n_steps`` SGD steps of every active seed, seeds in parallel (``prange``).
+    """``n_steps`` SGD updates of every active seed, seeds in parallel (``prange``).
+
+    With a mini-batch size b = ``params[4]`` > 1 each update is :func:`_batch_step_template`
+    on b samples; its scratch (K N + K numbers per seed) is allocated once per call, outside
+    the loop over updates. b = 1 is the single-sample step.
 
     Parameters
     ----------
@@ -138,7 +212,7 @@ def _advance_template(W, W_star, v, v_star, params, states, x, fields, active, n
     W_star : ndarray, shape (S, M, N)
     v : ndarray, shape (S, K)
     v_star : ndarray, shape (S, M)
-    params : ndarray, shape (4,)
+    params : ndarray, shape (5,)
     states : ndarray of uint64, shape (S, 4)
         xoshiro256++ state of each seed's sample stream, advanced in place.
     x : ndarray, shape (S, N)
@@ -153,17 +227,25 @@ def _advance_template(W, W_star, v, v_star, params, states, x, fields, active, n
     ewc_coef : ndarray, shape (S, 3 K)
         EWC coefficients per seed (:func:`ewc_pull`); ignored without anchors.
     """
-    S, K = W.shape[0], W.shape[1]
+    S, K, N = W.shape
     ewc = A.shape[2] > 0
+    batch = int(params[4]) > 1
     for s in numba.prange(S):
         if not active[s]:
             continue
         lam = fields[s, :K]
         nu = fields[s, K:]
+        G = np.empty((K, N) if batch else (0, 0))
+        gv = np.empty(K)
         for _ in range(n_steps):
-            fill_normal(states[s], x[s])
-            zeta = standard_normal(states[s])
-            sgd_step(W[s], W_star[s], v[s], v_star[s], x[s], zeta, params, lam, nu)  # noqa: F821
+            if batch:
+                batch_step(W[s], W_star[s], v[s], v_star[s], x[s], params,  # noqa: F821
+                           lam, nu, states[s], G, gv)
+            else:
+                fill_normal(states[s], x[s])
+                zeta = standard_normal(states[s])
+                sgd_step(W[s], W_star[s], v[s], v_star[s], x[s], zeta, params,  # noqa: F821
+                         lam, nu)
             if ewc:
                 ewc_pull(W[s], v[s], A[s], ewc_coef[s])
 
@@ -197,16 +279,18 @@ def _test_error_template(W, W_star, v, v_star, states, n_test, x, fields, out):
 
 
 class Compiled:
-    """The compiled functions of one activation: ``sgd_step``, ``advance``, ``test_error``."""
+    """The compiled functions of one activation: ``sgd_step``, ``batch_step``, ``advance``,
+    ``test_error``."""
 
     def __init__(self, g, dg, tag):
         self.g, self.dg, self.tag = g, dg, tag
         self.sgd_step = specialise(_sgd_step_template, tag, g=g, dg=dg)
+        self.batch_step = specialise(_batch_step_template, tag, g=g, dg=dg)
 
     @functools.cached_property
     def advance(self):
         return specialise(_advance_template, self.tag, {"parallel": True},
-                          sgd_step=self.sgd_step)
+                          sgd_step=self.sgd_step, batch_step=self.batch_step)
 
     @functools.cached_property
     def test_error(self):

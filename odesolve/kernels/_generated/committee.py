@@ -15,7 +15,7 @@ def load_fields(y, p, C, c):
     K = int(p[0])
     M = int(p[1])
     F = K + M
-    t0 = 2 + 5
+    t0 = 8
     for i in range(K):
         c[i] = -y[K * K + K * M + i]
         for k in range(K):
@@ -38,6 +38,7 @@ def committee_rhs(t, y, p, work, out):
     sigma = p[4]
     kappa = p[5]
     train_v = p[6]
+    batch = p[7]
     F = K + M
     C = matrix(work, 0, F, F)
     c = work[F * F:F * F + F]
@@ -61,7 +62,7 @@ def committee_rhs(t, y, p, work, out):
                 s2 += I4(C[i, i], C[i, k], C[i, a], C[i, a], C[k, k], C[k, a], C[k, a], C[a, a], C[a, a], C[a, a])*c[a]**2
                 for b in range(a + 1, F):
                     s2 += 2.0 * (I4(C[i, i], C[i, k], C[i, a], C[i, b], C[k, k], C[k, a], C[k, b], C[a, a], C[a, b], C[b, b])*c[a]*c[b])
-            dQ[i, k] = eta**2*s2*v[i]*v[k] + eta**2*sigma**2*J2(C[i, i], C[i, k], C[k, k])*v[i]*v[k] + eta*s0*v[i] + eta*s1*v[k] - 2*kappa*Q[i, k]
+            dQ[i, k] = eta*s0*v[i] + eta*s1*v[k] - 2*kappa*Q[i, k] + eta**2*s2*v[i]*v[k]/batch + eta**2*sigma**2*J2(C[i, i], C[i, k], C[k, k])*v[i]*v[k]/batch
             dQ[k, i] = dQ[i, k]
     for i in range(K):
         for n in range(M):
@@ -86,6 +87,7 @@ def committee_eps_g(y, p, work):
     sigma = p[4]
     kappa = p[5]
     train_v = p[6]
+    batch = p[7]
     F = K + M
     C = matrix(work, 0, F, F)
     c = work[F * F:F * F + F]

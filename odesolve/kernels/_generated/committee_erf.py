@@ -25,6 +25,7 @@ def committee_rhs(t, y, p, work, out):
     sigma = p[4]
     kappa = p[5]
     train_v = p[6]
+    batch = p[7]
     F = K + M
     C = matrix(work, 0, F, F)
     c = work[F * F:F * F + F]
@@ -46,7 +47,7 @@ def committee_rhs(t, y, p, work, out):
             qt0_3 = -C[i, k]**2
             qt0_4 = qt0_0*qt0_2
             qt0_5 = 1/math.sqrt(qt0_3 + qt0_4)
-            qt0_6 = eta**2*v[i]*v[k]
+            qt0_6 = eta**2*v[i]*v[k]/batch
             qh1 = qt0_1/qt0_0
             qh2 = qt0_0
             qh3 = -C[i, k]
@@ -104,6 +105,7 @@ def committee_eps_g(y, p, work):
     sigma = p[4]
     kappa = p[5]
     train_v = p[6]
+    batch = p[7]
     F = K + M
     C = matrix(work, 0, F, F)
     c = work[F * F:F * F + F]

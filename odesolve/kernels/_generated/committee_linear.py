@@ -25,6 +25,7 @@ def committee_rhs(t, y, p, work, out):
     sigma = p[4]
     kappa = p[5]
     train_v = p[6]
+    batch = p[7]
     F = K + M
     C = matrix(work, 0, F, F)
     c = work[F * F:F * F + F]
@@ -38,7 +39,7 @@ def committee_rhs(t, y, p, work, out):
     dv = out[K * K + K * M:K * K + K * M + K]
     for i in range(K):
         for k in range(i, K):
-            qt0_0 = eta**2*v[i]*v[k]
+            qt0_0 = eta**2*v[i]*v[k]/batch
             qs0 = 0.0
             for a in range(F):
                 qs0 += C[k, a]*c[a]
@@ -76,6 +77,7 @@ def committee_eps_g(y, p, work):
     sigma = p[4]
     kappa = p[5]
     train_v = p[6]
+    batch = p[7]
     F = K + M
     C = matrix(work, 0, F, F)
     c = work[F * F:F * F + F]

@@ -26,6 +26,7 @@ def committee_rhs(t, y, p, work, out):
     sigma = p[4]
     kappa = p[5]
     train_v = p[6]
+    batch = p[7]
     F = K + M
     C = matrix(work, 0, F, F)
     c = work[F * F:F * F + F]
@@ -40,7 +41,7 @@ def committee_rhs(t, y, p, work, out):
     for i in range(K):
         for k in range(i, K):
             qt0_0 = (1.0/(math.pi))
-            qt0_1 = eta**2*v[i]*v[k]
+            qt0_1 = eta**2*v[i]*v[k]/batch
             qh1 = qt0_0/C[i, i]
             qh2 = (0.5)*C[i, k]
             qh3 = (0.25)*C[i, i]
@@ -92,6 +93,7 @@ def committee_eps_g(y, p, work):
     sigma = p[4]
     kappa = p[5]
     train_v = p[6]
+    batch = p[7]
     F = K + M
     C = matrix(work, 0, F, F)
     c = work[F * F:F * F + F]

@@ -18,12 +18,12 @@ def add_ewc_terms(y, p, out):
     eta_v = p[3]
     train_v = p[6]
     L = M - K
-    o = 7 + M * M + M + 1
+    o = 8 + M * M + M + 1
     lambda_ = p[o]
     F = p[o + 1:o + 1 + K]
     Fv = p[o + 1 + K:o + 1 + 2 * K]
     va = p[o + 1 + 2 * K:o + 1 + 3 * K]
-    T = matrix(p, 7, M, M)
+    T = matrix(p, 8, M, M)
     Q = matrix(y, 0, K, K)
     R = matrix(y, K * K, K, M)
     v = y[K * K + K * M:K * K + K * M + K]
