@@ -45,6 +45,7 @@ from .io import atomic_path
 from .linear.scenarios import LINEAR_SCENARIOS
 from .linear.plasticity_scenarios import PLASTICITY_SCENARIOS
 from .linear.sequence_scenarios import SEQUENCE_SCENARIOS
+from .control.scenarios import CONTROL_SCENARIOS
 from .networks.digits_scenarios import DIGITS_SCENARIOS
 from .networks.rnn_scenarios import RNN_SCENARIOS
 from .networks.vae_scenarios import VAE_SCENARIOS
@@ -369,6 +370,7 @@ SCENARIOS = {
     **DIGITS_SCENARIOS,
     **VAE_SCENARIOS,
     **RNN_SCENARIOS,
+    **CONTROL_SCENARIOS,
 }
 
 

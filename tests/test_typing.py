@@ -45,6 +45,8 @@ PUBLIC_MODULES = (
     "odesolve.networks.vae_scenarios", "odesolve.networks.rnn", "odesolve.networks.rnn_tasks",
     "odesolve.networks.rnn_scenarios", "odesolve.control.schedule",
     "odesolve.control.scheduled", "odesolve.control.sensitivity", "odesolve.control.optimise",
+    "odesolve.optimal_linear", "odesolve.jacobian", "odesolve.control.committee",
+    "odesolve.control.mixture", "odesolve.control.scenarios",
     "odesolve.fixedpoint", "odesolve.stability", "odesolve.config", "odesolve.io",
     "odesolve.derive",
     "odesolve.solvers.driver", "odesolve.solvers.problem", "odesolve.solvers.tableaus",

@@ -212,7 +212,8 @@ def build_parser() -> argparse.ArgumentParser:
                                  "deep linear networks: lazy_rich, low_rank, critical_periods, "
                                  "linear_continual, reversal, transfer, information_plasticity, "
                                  "deficit_kinds; trained networks: digits_forgetting, "
-                                 "vae_imbalance, rnn_rank; or all")
+                                 "vae_imbalance, rnn_rank; optimal protocols: optimal_lr, "
+                                 "optimal_replay; or all")
     sc.add_argument("-o", "--out", default="odesolve-out/scenarios", type=_nonempty("--out"),
                     help="output folder")
     sc.add_argument("--quick", action="store_true", help="fewer points and replicas")

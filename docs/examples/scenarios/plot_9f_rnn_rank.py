@@ -10,8 +10,8 @@ Dale's law. The panels show the relative weight change, the change of the tangen
 the representation against the effective rank, per task; networks that do not reach the stated
 accuracy are flagged and left out.
 
-Quick settings here (``--quick``: 32 units, one seed, fewer ranks). Full version (about 7
-minutes)::
+Quick settings here (``--quick``: 32 units, one seed, fewer ranks). Full version (12
+minutes measured on a shared, loaded 2-core machine)::
 
     odesolve scenario rnn_rank
 """
