@@ -114,3 +114,57 @@ def test_adjoint_forward_and_finite_differences_agree(activation, validation):
                method="central differences h = 1e-6 over every schedule value, sigma, kappa",
                measured=float(rel), bound=1e-6, unit="relative")
     assert agree < 1e-8 and rel < (1e-6 if activation != "tanh" else 1e-4)
+
+
+@pytest.mark.parametrize("activation", ["erf", "linear", "relu"])
+def test_gradients_through_an_ewc_phase_with_switches(activation, validation):
+    """Task 2 of a continual protocol with EWC around the end of task 1 (multi-head, trained
+    readouts, noise): eta and the EWC strength switch during the phase."""
+    from odesolve.control.committee import ewc_sensitivity_problem
+    from odesolve.multitask import MultiTaskSetup, MultiTaskState, Phase
+    from odesolve.multitask.model import teacher_overlaps
+    from odesolve.multitask.ode import phase_problem
+
+    setup = MultiTaskSetup(2, 1, P=2, heads="multi", eta=0.6, sigma=0.2,
+                           activation=activation)
+    T = teacher_overlaps(1, 2, feature_similarity=0.5)
+    st = MultiTaskState.random(setup, T, [[1.0], [1.0]], N=10_000, seed=1, student_std=0.5,
+                               readout_std=0.5)
+    Q, R, V = st.Q[None], st.R[None], st.V[None]
+    anchor = (Q.copy(), R.copy(), V[:, 0].copy(), 0)
+    _, ov, p, M_tot = phase_problem(setup, Phase(5.0, teacher=1, ewc=1.0), 1, Q, R, V,
+                                    T[None], st.V_star[None], anchor)
+    prob = ewc_sensitivity_problem(activation, 2, M_tot)
+    # start 0.5 into the phase: at its start the student's fields coincide with the anchors',
+    # where ReLU's kernels are not differentiable (the right-hand side itself is fine)
+    p0 = p[0]
+    y0 = objective_gradient(prob, committee.pack_state(ov)[0], p0, {}, 0.5, 10,
+                            method="none", n_record=2).y[0, -1]
+    t_f, n_steps = 5.0, 50
+    sch = {"eta": piecewise_constant(t_f, [0.6, 0.2]),
+           "ewc": piecewise_constant(t_f, [0.0, 2.0, 0.5, 1.0, 0.0])}
+    adj = objective_gradient(prob, y0, p0, sch, t_f, n_steps, w_integral=0.2)
+    fwd = objective_gradient(prob, y0, p0, sch, t_f, n_steps, w_integral=0.2, method="forward")
+    assert adj.status[0] == 0
+    g_adj = np.concatenate([adj.grad["eta"][0], adj.grad["ewc"][0]])
+    g_fwd = np.concatenate([fwd.grad["eta"][0], fwd.grad["ewc"][0]])
+    agree = np.max(np.abs(g_adj - g_fwd)) / np.max(np.abs(g_fwd))
+    h, fd = 1e-6, []
+    for name in sch:
+        for j in range(sch[name].n_values):
+            vals = [sch[name].values.copy() for _ in range(2)]
+            vals[0][j] += h
+            vals[1][j] -= h
+            up, dn = (objective_gradient(prob, y0, p0, {**sch, name: sch[name].with_values(v)},
+                                         t_f, n_steps, w_integral=0.2,
+                                         method="none").objective[0] for v in vals)
+            fd.append((up - dn) / (2 * h))
+    rel = np.max(np.abs(g_adj - np.array(fd))) / np.max(np.abs(fd))
+    validation(f"control.ewc.adjoint-vs-fd.{activation}", area="Optimal protocols",
+               claim="gradients through an EWC phase whose learning rate and EWC strength "
+                     "switch: adjoint = forward sensitivities = central differences",
+               method="K = 2, two one-unit teachers (a = 0.5), task 2 with EWC around task 1, "
+                      "trained heads, sigma = 0.2; eta 2 pieces, EWC strength 5 pieces; "
+                      f"adjoint vs forward {agree:.1e}",
+               measured=float(max(rel, agree)), bound=1e-6, unit="relative")
+    assert agree < 1e-8 and rel < 1e-6

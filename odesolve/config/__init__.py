@@ -1,4 +1,5 @@
-"""TOML configurations of ``odesolve run``, ``compare`` and ``sweep``: one schema, checked first.
+"""TOML configurations of ``odesolve run``, ``compare``, ``sweep`` and ``optimise``: one
+schema, checked first.
 
 Every section and every key a configuration may hold is declared once, in :data:`SCHEMA`
 (name, type, range, default, one-line description).
@@ -18,10 +19,11 @@ run      ``[setup]`` ``[init]`` ``[solver]`` ``[output]``; ``[simulation]`` is a
 compare  ``[setup]`` ``[init]`` ``[solver]`` ``[simulation]`` ``[output]``
 sweep    ``[setup]`` ``[init]`` ``[sweep]`` (with ``[sweep.axes]`` or ``[[sweep.points]]``
          and, for multi-task sweeps, ``[[sweep.protocol]]``) ``[solver]`` ``[output]``
+optimise ``[setup]`` ``[optimise]`` ``[init]`` ``[baselines]`` ``[output]``
 =======  ==================================================================================
 
-``odesolve/data/default.toml`` (run), ``compare.toml`` and ``sweep.toml`` are annotated
-examples; :func:`~odesolve.config.schema.describe_schema` prints the whole table.
+``odesolve/data/default.toml`` (run), ``compare.toml``, ``sweep.toml`` and
+``optimise.toml`` are annotated examples; :func:`~odesolve.config.schema.describe_schema` prints the whole table.
 
 The names below are importable from here; each is documented on the page of its module:
 
@@ -37,12 +39,13 @@ The names below are importable from here; each is documented on the page of its 
   :func:`~odesolve.config.build.state_from_config`,
   :func:`~odesolve.config.build.solver_options`,
   :func:`~odesolve.config.build.simulation_options`,
-  :func:`~odesolve.config.build.sweep_spec_from_config`.
+  :func:`~odesolve.config.build.sweep_spec_from_config`,
+  :func:`~odesolve.config.build.optimise_options`.
 """
 from __future__ import annotations
 
-from .build import (setup_from_config, simulation_options, solver_options, state_from_config,
-                    sweep_spec_from_config)
+from .build import (optimise_options, setup_from_config, simulation_options, solver_options,
+                    state_from_config, sweep_spec_from_config)
 from .files import default_config, load_config
 from .schema import COMMAND_SECTIONS, SCHEMA, Key, Section, describe_schema
 from .validate import ConfigError, validate_config
@@ -55,5 +58,5 @@ from .validate import _CHECKERS, _check_value, _Context  # noqa: F401
 
 __all__ = ["load_config", "default_config", "validate_config", "setup_from_config",
            "state_from_config", "solver_options", "simulation_options",
-           "sweep_spec_from_config", "describe_schema", "ConfigError", "Key", "Section",
+           "sweep_spec_from_config", "optimise_options", "describe_schema", "ConfigError", "Key", "Section",
            "SCHEMA", "COMMAND_SECTIONS"]

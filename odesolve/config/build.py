@@ -15,7 +15,7 @@ import numpy as np
 
 from .._checks import check_choice
 from ..model import Overlaps, TeacherStudent
-from .schema import _SETUP, _SIMULATION, COMMAND_SECTIONS, DEFAULT_N_OUT
+from .schema import _BASELINES, _OPTIMISE, _SETUP, _SIMULATION, COMMAND_SECTIONS, DEFAULT_N_OUT
 from .validate import (ConfigError, _Context, _validate_section, _validate_solver_times,
                        validate_config)
 
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from ..sweeps import SweepSpec
 
 __all__ = ["setup_from_config", "state_from_config", "solver_options", "simulation_options",
-           "sweep_spec_from_config"]
+           "sweep_spec_from_config", "optimise_options"]
 
 
 def _section(config: dict, name: str, command: str) -> dict:
@@ -185,3 +185,97 @@ def sweep_spec_from_config(config: dict[str, Any]) -> SweepSpec:
                           f"{err.reason}") from None
     except (TypeError, ValueError) as err:
         raise ConfigError(f"[sweep] {err}") from None
+
+
+def optimise_options(config: dict[str, Any], setup: TeacherStudent) -> dict[str, Any]:
+    """The settings of ``odesolve optimise`` from ``[optimise]`` and ``[baselines]``, with the
+    rules that span keys checked (before any work).
+
+    Parameters
+    ----------
+    config : dict
+        A configuration (checked against the schema for ``optimise``).
+    setup : TeacherStudent
+        The model of ``[setup]`` (its rates are the ``setup`` baseline and start).
+
+    Returns
+    -------
+    dict
+        ``t_final``, ``n_pieces``, ``kind``, ``n_steps`` (a multiple of ``n_pieces`` for
+        piecewise-constant schedules), ``w_final``, ``w_integral``, ``objective`` (a label),
+        ``schedules`` (list of names), ``bounds`` (name -> (low, high)), ``start``
+        ("constant", "setup" or a number), ``max_iter``, ``n_record`` and ``baselines``
+        (name -> bool).
+
+    Raises
+    ------
+    ConfigError
+        naming [optimise] and the key: ``objective`` given with the weights, both weights 0,
+        ``n_steps`` with ``steps_per_unit`` or not a multiple of ``n_pieces``, a lower bound
+        not below its upper bound, a bound of a parameter that is not scheduled, ``eta_v``
+        scheduled with fixed readouts, a starting value outside the bounds.
+    """
+    validate_config(config, "optimise")
+    sec = {k.name: k.default for k in _OPTIMISE.keys}
+    sec.update(config["optimise"])
+    given = config["optimise"]
+    base = {k.name: k.default for k in _BASELINES.keys}
+    base.update(config.get("baselines", {}))
+    weights = [k for k in ("w_final", "w_integral") if k in given]
+    if weights and "objective" in given:
+        raise ConfigError(f"[optimise] give `objective` or the weights `w_final`/`w_integral`, "
+                          f"not both (found `objective` and `{weights[0]}`).")
+    if weights:
+        w_final, w_integral = float(given.get("w_final", 0.0)), float(given.get("w_integral",
+                                                                                  0.0))
+        if w_final == 0.0 and w_integral == 0.0:
+            raise ConfigError("[optimise] `w_final` and `w_integral` are both 0: the objective "
+                              "would be 0; give a positive weight.")
+        objective = f"{w_final:g} eps_g(t_final) + {w_integral:g} int eps_g dt"
+    else:
+        objective = given.get("objective", "final")
+        w_final, w_integral = (1.0, 0.0) if objective == "final" else (0.0, 1.0)
+    n_pieces, kind, t_final = int(sec["n_pieces"]), sec["kind"], float(sec["t_final"])
+    if "n_steps" in given:
+        if "steps_per_unit" in given:
+            raise ConfigError("[optimise] give `n_steps` or `steps_per_unit`, not both.")
+        n_steps = int(given["n_steps"])
+        if kind == "constant" and n_steps % n_pieces:
+            raise ConfigError(f"[optimise] `n_steps` must be a multiple of `n_pieces` = "
+                              f"{n_pieces} (every jump of the schedule on the step grid), got "
+                              f"{n_steps}.")
+    else:
+        n_steps = max(1, int(np.ceil(t_final * int(sec["steps_per_unit"]) - 1e-9)))
+        n_steps += (-n_steps) % n_pieces
+    schedules = list(sec["schedules"])
+    bounds = {}
+    for name in ("eta", "eta_v"):
+        lo, hi = float(sec[f"{name}_min"]), float(sec[f"{name}_max"])
+        if name not in schedules:
+            extra = [k for k in (f"{name}_min", f"{name}_max") if k in given]
+            if extra:
+                raise ConfigError(f"[optimise] `{extra[0]}` bounds the schedule of {name}, "
+                                  f"but `schedules` = {schedules}; add {name!r} or remove it.")
+            continue
+        if lo >= hi:
+            raise ConfigError(f"[optimise] `{name}_min` must be below `{name}_max`, got "
+                              f"{lo:g} >= {hi:g}.")
+        bounds[name] = (lo, hi)
+    if "eta_v" in schedules and setup.eta_readout == 0.0:
+        raise ConfigError("[optimise] `schedules` holds 'eta_v', but [setup] eta_v = 0 keeps "
+                          "the readouts fixed; set [setup] eta_v > 0 to train them.")
+    start = sec["start"]
+    rates = {"eta": setup.eta, "eta_v": setup.eta_readout}
+    for name, (lo, hi) in bounds.items():
+        value, where = ((rates[name], f"[setup] `{name}`") if start == "setup" else
+                        (start, "[optimise] `start`") if not isinstance(start, str) else
+                        (None, ""))
+        if value is not None and not lo <= value <= hi:
+            raise ConfigError(f"{where} = {value:g} must lie in the bounds of the {name} "
+                              f"schedule [{lo:g}, {hi:g}] ([optimise] `{name}_min`, "
+                              f"`{name}_max`) to start from it.")
+    return {"t_final": t_final, "n_pieces": n_pieces, "kind": kind, "n_steps": n_steps,
+            "w_final": w_final, "w_integral": w_integral, "objective": objective,
+            "schedules": schedules, "bounds": bounds, "start": start,
+            "max_iter": int(sec["max_iter"]), "n_record": int(sec["n_record"]),
+            "baselines": {k: bool(v) for k, v in base.items()}}

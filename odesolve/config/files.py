@@ -2,7 +2,7 @@
 
 :func:`load_config` reads a file (and checks it for a command); the annotated examples are
 package data: ``odesolve/data/default.toml`` (run, also :func:`default_config`),
-``compare.toml`` and ``sweep.toml``.
+``compare.toml``, ``sweep.toml`` and ``optimise.toml``.
 """
 from __future__ import annotations
 
@@ -31,8 +31,9 @@ def default_config() -> dict[str, Any]:
 
 
 def example_text(name: str) -> str:
-    """Text of a shipped example configuration: ``"default"``, ``"compare"`` or ``"sweep"``."""
-    check_choice("name", name, ("default", "compare", "sweep"))
+    """Text of a shipped example configuration: ``"default"``, ``"compare"``, ``"sweep"`` or
+    ``"optimise"``."""
+    check_choice("name", name, ("default", "compare", "sweep", "optimise"))
     return resources.files("odesolve").joinpath(f"data/{name}.toml").read_text()
 
 
@@ -43,7 +44,7 @@ def load_config(path: os.PathLike[str] | str, command: str | None = None) -> dic
     ----------
     path : str or Path
         The TOML file.
-    command : {"run", "compare", "sweep"}, optional
+    command : {"run", "compare", "sweep", "optimise"}, optional
         Validate for this command.
 
     Returns

@@ -15,7 +15,7 @@ __all__ = ["Key", "Section", "SCHEMA", "COMMAND_SECTIONS", "DEFAULT_N_OUT", "COM
            "describe_schema"]
 
 #: the commands that read a configuration
-COMMANDS = ("run", "compare", "sweep")
+COMMANDS = ("run", "compare", "sweep", "optimise")
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,9 @@ class Key:
         How the value is checked: ``"int"``, ``"real"``, ``"bool"``, ``"choice"``, ``"str"``,
         ``"real_or_reals"`` (a number or a non-empty list of numbers), ``"array"`` (nested
         lists of numbers with at least ``minimum`` dimensions), ``"times"`` (increasing
-        numbers >= 0), ``"seeds"`` (a count or a list of distinct seeds), ``"axes"`` (a table of parameter
+        numbers >= 0), ``"seeds"`` (a count or a list of distinct seeds), ``"names"`` (a
+        non-empty list of distinct ``choices``), ``"start"`` (one of ``choices`` or a number
+        >= 0), ``"axes"`` (a table of parameter
         = [values]), ``"points"`` (an array of tables of parameters) or ``"phases"`` (an
         array of ``[sweep.protocol]`` tables).
     default : object
@@ -92,8 +94,10 @@ def _rate(name, doc, default=0.0):
 
 _SETUP = Section("setup", "the model: TeacherStudent(K, M, activation, eta, eta_v, sigma, "
                           "weight_decay, batch_size)", (
-    Key("K", "int", None, "student hidden units", minimum=1, required=("run", "compare")),
-    Key("M", "int", None, "teacher hidden units", minimum=1, required=("run", "compare")),
+    Key("K", "int", None, "student hidden units", minimum=1,
+        required=("run", "compare", "optimise")),
+    Key("M", "int", None, "teacher hidden units", minimum=1,
+        required=("run", "compare", "optimise")),
     Key("activation", "choice", "erf", "activation of both networks", choices=ACTIVATIONS),
     _rate("eta", "first-layer learning rate (update eta/sqrt(N))", 1.0),
     _rate("eta_v", "readout learning rate (update eta_v/N); absent: eta, 0: fixed readouts",
@@ -102,7 +106,7 @@ _SETUP = Section("setup", "the model: TeacherStudent(K, M, activation, eta, eta_
     _rate("weight_decay", "kappa: each step subtracts kappa/N times the weights"),
     Key("batch_size", "int", 1, "mini-batch size b: each update averages the gradient over b "
         "fresh samples; t counts updates/N (1: online SGD)", minimum=1,
-        commands=("run", "compare"), note="sweeps run online SGD (batch size 1)"),
+        commands=("run", "compare", "optimise"), note="sweeps run online SGD (batch size 1)"),
     Key("P", "int", 2, "number of teachers (tasks)", minimum=1, commands=("sweep",),
         needs_protocol=True),
     Key("heads", "choice", "multi", "one readout head per task, or one shared head",
@@ -127,9 +131,11 @@ _INIT_RANDOM = Section("init", "random initial state drawn as at input dimension
     Key("readout_mean", "real", 0.0, "mean of the student readouts"),
     Key("v_star", "real_or_reals", 1.0, "teacher readouts: one number for all, or M numbers"),
     Key("seed", "int", None, "seed of the draw (absent: fresh entropy)", minimum=0,
-        commands=("run", "compare"), note=_NO_SWEEP_SEED),
-    Key("batch", "int", None, "number of independent states (a batch)", minimum=1,
-        commands=("run", "compare"), note="a sweep sets the replicas in [sweep] replicas"),
+        commands=("run", "compare", "optimise"), note=_NO_SWEEP_SEED),
+    Key("batch", "int", None, "number of independent states (a batch; optimise: one "
+        "schedule for their mean objective)", minimum=1,
+        commands=("run", "compare", "optimise"),
+        note="a sweep sets the replicas in [sweep] replicas"),
 ), variant="random")
 
 _INIT_OVERLAPS = Section("init", "explicit initial overlaps (Overlaps(Q, R, T, v, v_star))", (
@@ -179,6 +185,44 @@ _OUTPUT = Section("output", "where results go", (
         commands=("sweep",)),
 ))
 
+_OPTIMISE = Section("optimise", "the schedule optimised by `odesolve optimise` and its "
+                                "objective (odesolve.optimise_run)", (
+    Key("t_final", "real", None, "horizon of the training run (time, updates / N)",
+        positive=True, required=True),
+    Key("n_pieces", "int", 50, "pieces of each optimised schedule (its unknowns: n_pieces "
+        "values, n_pieces + 1 for kind = 'linear')", minimum=1),
+    Key("kind", "choice", "constant", "'constant' (piecewise constant) or 'linear' (piecewise "
+        "linear) schedules", choices=("constant", "linear")),
+    Key("steps_per_unit", "int", 20, "RK4 steps per unit of time (rounded up so that every "
+        "jump of a schedule lies on the grid)", minimum=1),
+    Key("n_steps", "int", None, "RK4 steps of the whole run, instead of steps_per_unit (a "
+        "multiple of n_pieces)", minimum=1),
+    Key("objective", "choice", None, "'final' (eps_g at t_final) or 'integral' (int_0^t_final "
+        "eps_g dt); absent: 'final', or the weights below", choices=("final", "integral")),
+    Key("w_final", "real", None, "weight of eps_g(t_final) in the objective, instead of "
+        "`objective` (absent: 0 when w_integral is given)", minimum=0.0),
+    Key("w_integral", "real", None, "weight of int_0^t_final eps_g dt, instead of `objective` "
+        "(absent: 0 when w_final is given)", minimum=0.0),
+    Key("schedules", "names", ("eta",), "parameters to schedule: 'eta' (first layer), "
+        "'eta_v' (readouts)", choices=("eta", "eta_v")),
+    _rate("eta_min", "lower bound of the eta schedule", 0.0),
+    Key("eta_max", "real", 5.0, "upper bound of the eta schedule", positive=True),
+    _rate("eta_v_min", "lower bound of the eta_v schedule", 0.0),
+    Key("eta_v_max", "real", 5.0, "upper bound of the eta_v schedule", positive=True),
+    Key("start", "start", "constant", "starting schedule: 'constant' (the best constant "
+        "first), 'setup' (the [setup] rates) or a number (every piece)",
+        choices=("constant", "setup")),
+    Key("max_iter", "int", 200, "iterations of the optimiser (L-BFGS-B)", minimum=1),
+    Key("n_record", "int", 201, "recorded times of the written trajectories", minimum=2),
+))
+
+_BASELINES = Section("baselines", "standard schedules compared with the optimal one", (
+    Key("constant", "bool", True, "the best constant rates in the bounds (optimised)"),
+    Key("annealing", "bool", True, "the best 1/t annealing eta0 t0 / (t0 + t) (optimised "
+        "over eta0 and t0)"),
+    Key("setup", "bool", True, "the constant rates of [setup]"),
+))
+
 _SWEEP = Section("sweep", "the grid (or list) of parameters and the replicas of a sweep", (
     Key("axes", "axes", None, "[sweep.axes] table: parameter = [values] (a grid)"),
     Key("points", "points", None, "[[sweep.points]] tables: a list of settings, instead of axes"),
@@ -208,16 +252,19 @@ _PHASE = Section("sweep.protocol", "one phase of a multi-task protocol (Phase)",
 ))
 
 #: Every section and key of a configuration (the single source of truth).
-SCHEMA = (_SETUP, _INIT_RANDOM, _INIT_OVERLAPS, _SOLVER, _SIMULATION, _SWEEP, _PHASE, _OUTPUT)
+SCHEMA = (_SETUP, _INIT_RANDOM, _INIT_OVERLAPS, _SOLVER, _SIMULATION, _SWEEP, _PHASE, _OUTPUT,
+          _OPTIMISE, _BASELINES)
 
 #: Sections each command reads: (required, optional), in the order they are checked.
 COMMAND_SECTIONS = {
     "run": (("setup", "solver"), ("init", "simulation", "output")),
     "compare": (("setup", "solver"), ("init", "simulation", "output")),
     "sweep": (("sweep", "solver"), ("setup", "init", "output")),
+    "optimise": (("setup", "optimise"), ("init", "baselines", "output")),
 }
 
-_TOP_SECTIONS = ("setup", "init", "solver", "simulation", "sweep", "output")
+_TOP_SECTIONS = ("setup", "init", "solver", "simulation", "sweep", "output", "optimise",
+                 "baselines")
 #: output times when [solver] sets no `n_out`: the defaults of odesolve.integrate (run),
 #: odesolve.compare and SweepSpec (sweep), as the schema states them
 DEFAULT_N_OUT = {"run": 201, "compare": 51, "sweep": 101}
@@ -244,6 +291,10 @@ def _rule(k: Key) -> str:
     lo = "(0" if k.positive else None if k.minimum is None else f"[{k.minimum:g}"
     if k.kind == "seeds":
         return f"count >= {k.minimum:g} or list of seeds"
+    if k.kind == "names":
+        return f"list of distinct names in {k.choices}"
+    if k.kind == "start":
+        return f"one of {k.choices} or a number >= 0"
     if lo is not None and k.maximum is not None:
         return f"{rule} in {lo}, {k.maximum:g}]"
     if lo is not None:

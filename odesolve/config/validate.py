@@ -184,7 +184,7 @@ def validate_config(config: dict[str, Any], command: str) -> dict[str, Any]:
     ----------
     config : dict
         A parsed TOML file.
-    command : {"run", "compare", "sweep"}
+    command : {"run", "compare", "sweep", "optimise"}
 
     Returns
     -------
@@ -232,7 +232,8 @@ def validate_config(config: dict[str, Any], command: str) -> dict[str, Any]:
     for name in readable:
         if name in config:
             _validate_section(config, name, ctx)
-    _validate_solver_times(config["solver"])
+    if "solver" in readable:
+        _validate_solver_times(config["solver"])
     if command == "sweep":
         _validate_sweep_structure(config, ctx)
     return config

@@ -83,6 +83,27 @@ def _check_seeds(key: Key, value, ctx, name):
 
 
 
+def _check_names(key: Key, value, ctx, name):
+    """A non-empty list of distinct names, each one of ``key.choices``."""
+    if not isinstance(value, (list, tuple)) or not value:
+        raise TypeError(f"`{name}` must be a non-empty list of names out of "
+                        f"{list(key.choices)}, got {describe(value)}.")
+    names = [check_choice(f"{name}[{i}]", x, key.choices) for i, x in enumerate(value)]
+    if len(set(names)) != len(names):
+        raise ValueError(f"`{name}` must hold distinct names, got {names}.")
+    return names
+
+
+def _check_start(key: Key, value, ctx, name):
+    """One of ``key.choices`` or a real number >= 0."""
+    if isinstance(value, str):
+        return check_choice(name, value, key.choices)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"`{name}` must be one of {list(key.choices)} or a number >= 0, got "
+                        f"{describe(value)}.")
+    return check_real(name, value, 0.0)
+
+
 def _check_int(key, value, ctx, name):
     return check_int(name, value, key.minimum, key.maximum)
 
@@ -102,4 +123,6 @@ VALUE_CHECKERS = {
     "array": _check_array,
     "times": _check_times,
     "seeds": _check_seeds,
+    "names": _check_names,
+    "start": _check_start,
 }

@@ -24,13 +24,14 @@ import importlib
 
 from .. import committee
 from .._jit import source_tag, specialise
-from ..jacobian import committee_jacobian, jac_work_size
+from ..jacobian import committee_jacobian, ewc_committee_jacobian, jac_work_size
 from ..kernels._generated import committee as generated
 from ..kernels.views import matrix
 from ..model import TeacherStudent
 from .sensitivity import SensitivityProblem
 
-__all__ = ["committee_sensitivity_problem", "parameter_names"]
+__all__ = ["committee_sensitivity_problem", "parameter_names", "ewc_sensitivity_problem",
+           "ewc_parameter_names"]
 
 
 def _eps_g_cost_template(t, y, p, work, gy, gp):
@@ -142,3 +143,46 @@ def _problem(activation, K, M):
                               is_valid=committee.is_valid_state,
                               name=f"committee_{getattr(activation, 'name', activation)}")
 
+
+
+def ewc_parameter_names(K: int, M_tot: int) -> list[str]:
+    """Names of the slots of an EWC phase's parameter row: the committee row with ``M_tot``
+    teacher fields (the anchors included), then ``ewc`` (the strength lambda), ``F[i]``,
+    ``Fv[i]`` and ``va[i]`` (:func:`odesolve.multitask.ode.phase_problem`)."""
+    return (parameter_names(K, M_tot) + ["ewc"] + [f"F[{i}]" for i in range(K)]
+            + [f"Fv[{i}]" for i in range(K)] + [f"va[{i}]" for i in range(K)])
+
+
+def ewc_sensitivity_problem(activation, K: int, M_tot: int) -> SensitivityProblem:
+    """The ODE of an EWC phase (:mod:`odesolve.multitask`) with its derived Jacobian
+    (:func:`odesolve.jacobian.ewc_committee_jacobian`) and the active task's ``eps_g`` as the
+    cost; the EWC strength ``ewc`` may be scheduled like any other slot.
+
+    Parameters
+    ----------
+    activation : str or Activation
+    K : int
+        Student units.
+    M_tot : int
+        Teacher fields of the phase, the K anchors included.
+
+    Returns
+    -------
+    SensitivityProblem
+        Slots named by :func:`ewc_parameter_names`.
+    """
+    return _ewc(activation, K, M_tot)
+
+
+@functools.lru_cache(maxsize=None)
+def _ewc(activation, K, M_tot):
+    from ..multitask.ode import _ewc_problem
+
+    base = _ewc_problem(activation, K, M_tot)
+    names = ewc_parameter_names(K, M_tot)
+    return SensitivityProblem(rhs=base.rhs, jac=ewc_committee_jacobian(activation),
+                              cost=_cost(activation), slots={k: j for j, k in enumerate(names)},
+                              n_work=max(jac_work_size(K, M_tot),
+                                         2 * (K + M_tot) * (K + M_tot + 1)),
+                              is_valid=committee.is_valid_state,
+                              name=f"ewc_{getattr(activation, 'name', activation)}")

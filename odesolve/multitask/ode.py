@@ -25,9 +25,10 @@ from ..kernels._generated import ewc as generated_ewc
 from ..model import Overlaps, TeacherStudent
 from ..solvers import TABLEAUS, Problem, solve
 from .model import MultiTaskSetup, MultiTaskState
-from .protocol import Protocol
+from .protocol import Phase, Protocol
 
-__all__ = ["integrate_protocol", "ProtocolTrajectory", "fisher_diagonal", "task_errors"]
+__all__ = ["integrate_protocol", "ProtocolTrajectory", "fisher_diagonal", "task_errors",
+           "phase_problem"]
 
 
 @dataclass
@@ -256,33 +257,8 @@ def integrate_protocol(setup: MultiTaskSetup, state: MultiTaskState | Sequence[M
         sel = np.flatnonzero((t_all > t0) & (t_all <= t1 * (1 + 1e-14)))
         phase_of[sel] = k
         h = protocol.head(setup, k)
-        ts, ewc = _phase_setup(setup, ph)
-        M_tot = PM + (K if ewc else 0)
-        ts = setup.phase_setup(M_tot, eta=ts.eta, eta_v=ts.eta_readout,
-                               weight_decay=ts.weight_decay)
-        v_star = np.zeros((B, M_tot))
-        v_star[:, ph.teacher * setup.M:(ph.teacher + 1) * setup.M] = V_star[:, ph.teacher]
-        if ewc:
-            Qa, Ra, va, head_a = anchor
-            T_ext = np.concatenate([np.concatenate([T, np.swapaxes(Ra, 1, 2)], axis=2),
-                                    np.concatenate([Ra, Qa], axis=2)], axis=1)
-            R_ext = np.concatenate([R, Q], axis=2)      # S = w.a/N = Q at the anchor
-        else:
-            T_ext, R_ext = T, R
-        ov = Overlaps(Q, R_ext, T_ext, V[:, h], v_star, check=False)
-        p = committee.pack_params(ts, ov, psd_tol)
-        if ewc:
-            extra = np.zeros((B, 1 + 3 * K))
-            extra[:, 0] = ph.ewc
-            for b in range(B):
-                F, Fv = fisher_diagonal(setup.activation, Qa[b], va[b])
-                extra[b, 1:1 + K] = F
-                extra[b, 1 + K:1 + 2 * K] = Fv if head_a == h else 0.0   # anchored head idle
-                extra[b, 1 + 2 * K:] = va[b]
-            p = np.concatenate([p, extra], axis=1)
-            problem = _ewc_problem(setup.activation, K, M_tot)
-        else:
-            problem = committee.committee_problem(ts)
+        problem, ov, p, M_tot = phase_problem(setup, ph, h, Q, R, V, T, V_star, anchor,
+                                              psd_tol)
         t_eval = np.concatenate([[t0], t_all[sel]])
         res = solve(problem, committee.pack_state(ov), p, t_eval, method=method, dt=dt,
                     rtol=rtol, atol=atol)
@@ -306,6 +282,76 @@ def integrate_protocol(setup: MultiTaskSetup, state: MultiTaskState | Sequence[M
                                   {**info, "n_rhs": int(n_rhs[0])})
     return ProtocolTrajectory(t_all, Q_out, R_out, V_out, eps, phase_of, T, V_star, setup,
                               protocol, status, t_fail, info)
+
+
+def phase_problem(setup: MultiTaskSetup, ph: Phase, head: int, Q: np.ndarray, R: np.ndarray,
+                  V: np.ndarray, T: np.ndarray, V_star: np.ndarray,
+                  anchor: tuple[np.ndarray, np.ndarray, np.ndarray, int] | None,
+                  psd_tol: float = committee.PSD_RTOL
+                  ) -> tuple[Problem, Overlaps, np.ndarray, int]:
+    """The committee ODE of one phase: its problem, start and parameter rows.
+
+    All P*M teacher fields take part; the phase's teacher has its readouts, the others zero.
+    A phase with EWC appends the anchors (the first-layer weights at the end of the previous
+    phase) as K further zero-readout fields and the EWC entries ``lam, F (K), Fv (K), va (K)``
+    after the committee row (:func:`fisher_diagonal`).
+
+    Parameters
+    ----------
+    setup : MultiTaskSetup
+    ph : Phase
+    head : int
+        The head trained and read in the phase.
+    Q : ndarray, shape (B, K, K)
+    R : ndarray, shape (B, K, P*M)
+    V : ndarray, shape (B, H, K)
+    T : ndarray, shape (B, P*M, P*M)
+    V_star : ndarray, shape (B, P, M)
+    anchor : (Qa (B, K, K), Ra (B, K, P*M), va (B, K), head_a) or None
+        The state at the end of the previous phase (needed when the phase uses EWC).
+    psd_tol : float
+        Tolerance of the validity check (:func:`odesolve.committee.psd_tolerance`).
+
+    Returns
+    -------
+    problem : Problem
+    state : Overlaps
+        Batched start of the phase (B members; ``R`` and ``T`` extended by the anchors).
+    p : ndarray, shape (B, n_p)
+        Parameter rows.
+    M_tot : int
+        Number of teacher fields (P*M, plus K anchors with EWC).
+    """
+    K, PM = setup.K, setup.P * setup.M
+    B = Q.shape[0]
+    ts, ewc = _phase_setup(setup, ph)
+    M_tot = PM + (K if ewc else 0)
+    ts = setup.phase_setup(M_tot, eta=ts.eta, eta_v=ts.eta_readout,
+                           weight_decay=ts.weight_decay)
+    v_star = np.zeros((B, M_tot))
+    v_star[:, ph.teacher * setup.M:(ph.teacher + 1) * setup.M] = V_star[:, ph.teacher]
+    if ewc:
+        if anchor is None:
+            raise ValueError("a phase with EWC needs the `anchor` of the previous phase.")
+        Qa, Ra, va, head_a = anchor
+        T_ext = np.concatenate([np.concatenate([T, np.swapaxes(Ra, 1, 2)], axis=2),
+                                np.concatenate([Ra, Qa], axis=2)], axis=1)
+        R_ext = np.concatenate([R, Q], axis=2)      # S = w.a/N = Q at the anchor
+    else:
+        T_ext, R_ext = T, R
+    ov = Overlaps(Q, R_ext, T_ext, V[:, head], v_star, check=False)
+    p = committee.pack_params(ts, ov, psd_tol)
+    if not ewc:
+        return committee.committee_problem(ts), ov, p, M_tot
+    extra = np.zeros((B, 1 + 3 * K))
+    extra[:, 0] = ph.ewc
+    for b in range(B):
+        F, Fv = fisher_diagonal(setup.activation, Qa[b], va[b])
+        extra[b, 1:1 + K] = F
+        extra[b, 1 + K:1 + 2 * K] = Fv if head_a == head else 0.0   # anchored head idle
+        extra[b, 1 + 2 * K:] = va[b]
+    return (_ewc_problem(setup.activation, K, M_tot), ov, np.concatenate([p, extra], axis=1),
+            M_tot)
 
 
 def _phase_setup(setup: MultiTaskSetup, ph):

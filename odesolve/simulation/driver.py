@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -12,18 +12,22 @@ from numpy.typing import ArrayLike
 from .. import committee
 from .._checks import check_bool, check_int, check_real
 from ..integration import check_times, output_times
+from ..control.schedule import Schedule
 from ..model import Overlaps, TeacherStudent, real_array
 from ..solvers import INTERRUPTED, NONFINITE
 from ..trajectory import Trajectory
 from ..weights import check_N, weights_from_overlaps
 from . import sgd
 from .rng import seed_state
+from .schedules import DEFAULT_RAMP_DT, check_ramp_dt, check_schedules, segments
 
 __all__ = ["simulate", "seed_statistics", "sgd_step"]
 
 DEFAULT_N = 10_000
 #: wall-clock seconds between returns to Python (progress, Ctrl-C)
 CHUNK_SECONDS = 0.25
+#: the hyper-parameters :func:`simulate` can schedule -> their slot in ``sgd.pack_params``
+SCHEDULABLE = {"eta": 0, "eta_v": 1, "sigma": 2, "weight_decay": 3}
 
 
 def sgd_step(setup: TeacherStudent, W: np.ndarray, W_star: np.ndarray, v: np.ndarray,
@@ -91,7 +95,8 @@ def simulate(setup: TeacherStudent,
              init: Overlaps | tuple[ArrayLike, ArrayLike, ArrayLike, ArrayLike],
              N: int | None = None, t_max: float | None = None, times: ArrayLike | None = None,
              seeds: Sequence[int] = (0,), n_out: int = 101, test_set: int = 0,
-             progress: bool = True) -> Trajectory:
+             progress: bool = True, schedules: Mapping[str, Schedule] | None = None,
+             ramp_dt: float = DEFAULT_RAMP_DT) -> Trajectory:
     """Simulate online SGD of the finite-N network, several seeds in parallel.
 
     Implements docs/theory/simulation.md#theory-simulation-sgd literally: each step draws
@@ -132,6 +137,20 @@ def simulate(setup: TeacherStudent,
         ``info["eps_g_test"]`` (S, n). Costs about ``test_set`` steps per record time.
     progress : bool
         Show a progress line with the rate and ETA on stderr.
+    schedules : mapping of str to Schedule, optional
+        Time-dependent hyper-parameters (docs/theory/simulation.md#theory-simulation-schedules):
+        any of ``"eta"``, ``"eta_v"``, ``"sigma"``, ``"weight_decay"`` mapped to an
+        :class:`odesolve.control.Schedule` (time = updates / N, values >= 0); they replace
+        the setup's constant values. A piecewise-constant schedule changes the parameter
+        exactly at its knots, each rounded to a whole step. A piecewise-linear one is held
+        constant on sub-intervals of at most ``ramp_dt``, each at the value at its midpoint
+        (the exact mean of the linear piece over the sub-interval). The readouts are trained
+        (and decayed by the weight decay) when ``setup.eta_readout`` > 0 or an ``"eta_v"``
+        schedule is given, even on pieces where the scheduled eta_v is 0; otherwise they stay
+        fixed.
+    ramp_dt : float
+        Longest sub-interval (time units) on which a piecewise-linear schedule is held
+        constant; positive, default 0.01.
 
     Returns
     -------
@@ -142,15 +161,18 @@ def simulate(setup: TeacherStudent,
         ``traj.state(0)`` is the realised initial state of every seed, from which to start the
         ODE. ``status`` is 0, or 1 (non-finite weights) from ``t_fail`` on (then NaN). ``info``
         holds ``N``, ``seeds``, ``steps`` (per record), ``steps_per_s``, ``interrupted``,
-        ``mean`` and ``sem`` (:func:`seed_statistics`) and ``eps_g_test`` if requested.
+        ``mean`` and ``sem`` (:func:`seed_statistics`), ``eps_g_test`` if requested, and
+        with schedules ``schedules`` (their :meth:`~odesolve.control.Schedule.to_dict`) and
+        ``n_segments`` (pieces of constant parameters the run was cut into).
 
     Raises
     ------
     TypeError
-        An argument has the wrong type (e.g. ``N=1e4``, ``seeds=[0.5]``, ``t_max="2"``).
+        An argument has the wrong type (e.g. ``N=1e4``, ``seeds=[0.5]``, ``t_max="2"``,
+        ``schedules={"eta": 0.5}``).
     ValueError
         An argument is out of range (``n_out`` < 2, negative seeds, times outside [0, t_max]
-        or closer than one step, ...); the message names it.
+        or closer than one step, an unknown or negative schedule, ...); the message names it.
 
     Notes
     -----
@@ -173,6 +195,8 @@ def simulate(setup: TeacherStudent,
     seeds = _check_seeds(seeds)
     test_set = check_int("test_set", test_set, minimum=0)
     progress = check_bool("progress", progress)
+    schedules = check_schedules(schedules, SCHEDULABLE, nonnegative=SCHEDULABLE)
+    ramp_dt = check_ramp_dt(ramp_dt)
     if t_max is None:
         if times is None:
             raise ValueError("Give `t_max` or `times`.")
@@ -182,31 +206,49 @@ def simulate(setup: TeacherStudent,
     sequences = [np.random.SeedSequence(s).spawn(3) for s in seeds]  # weights, samples, test set
     W, W_star, v, v_star, N, kind = _initial_weights(setup, init, N, [q[0] for q in sequences])
     steps = _record_steps(t_max, times, n_out, N)
+    bounds, rows = _parameter_segments(setup, schedules, int(steps[-1]), N, ramp_dt)
 
     run = _Run(setup, W, W_star, v, v_star, steps, test_set,
                states=np.stack([seed_state(q[1]) for q in sequences]),
-               test_states=np.stack([seed_state(q[2]) for q in sequences]))
+               test_states=np.stack([seed_state(q[2]) for q in sequences]),
+               bounds=bounds, param_rows=rows)
     bar = _Progress(steps[-1], N, len(seeds), enabled=progress)
     interrupted = run.advance_all(bar)
     bar.close(interrupted)
     info = {"method": "sgd", "N": N, "seeds": list(seeds), "init": kind, "steps": steps,
             "n_steps": run.done, "steps_per_s": bar.rate(run.done), "interrupted": interrupted,
             "test_set": test_set}
+    if schedules:
+        info["schedules"] = {k: sch.to_dict() for k, sch in schedules.items()}
+        info["n_segments"] = int(rows.shape[0])
     return run.trajectory(info)
+
+
+def _parameter_segments(setup, schedules, n_steps, N, ramp_dt):
+    """Step boundaries (n_seg + 1,) and parameter rows (n_seg, sgd.N_PARAMS) of a run:
+    one row, the setup's, without schedules."""
+    base = sgd.pack_params(setup, train_v=setup.eta_readout > 0 or "eta_v" in schedules)
+    bounds, values = segments(schedules, n_steps, N, ramp_dt)
+    rows = np.repeat(base[None], bounds.size - 1, axis=0)
+    for name, vals in values.items():
+        rows[:, SCHEDULABLE[name]] = vals
+    return bounds, np.ascontiguousarray(rows)
 
 
 class _Run:
     """Buffers and records of one simulation: the weights of all seeds (S, ...), advanced in
     chunks by the compiled loop, and the order parameters at the record steps."""
 
-    def __init__(self, setup, W, W_star, v, v_star, steps, test_set, states, test_states):
+    def __init__(self, setup, W, W_star, v, v_star, steps, test_set, states, test_states,
+                 bounds, param_rows):
         S, K, N = W.shape
         M, n = W_star.shape[1], steps.size
         self.setup, self.steps, self.N, self.test_set = setup, steps, N, test_set
         self.W, self.W_star, self.v, self.v_star = W, W_star, v, v_star
         self.states, self.test_states = states, test_states
         self.fns = sgd.compiled(setup.activation)
-        self.params = sgd.pack_params(setup)
+        # parameters are constant on the steps [bounds[j], bounds[j + 1]): param_rows[j]
+        self.bounds, self.param_rows = bounds, param_rows
         self.x, self.fields = np.empty((S, N)), np.empty((S, K + M))
         self.active = np.ones(S, dtype=np.bool_)
         self.ewc = sgd.no_ewc(S, K)
@@ -240,14 +282,17 @@ class _Run:
         """Run to the last record step in chunks of about ``CHUNK_SECONDS``; True when
         interrupted (Ctrl-C), in which case the records not reached are NaN."""
         self.record(0)
-        k, chunk = 1, 256
+        k, chunk, seg = 1, 256, 0
         try:
             while k < self.steps.size:
-                todo = min(int(self.steps[k] - self.done), chunk)
+                while self.bounds[seg + 1] <= self.done:
+                    seg += 1
+                todo = min(int(self.steps[k] - self.done), chunk,
+                           int(self.bounds[seg + 1] - self.done))
                 tic = time.perf_counter()
-                self.fns.advance(self.W, self.W_star, self.v, self.v_star, self.params,
-                                 self.states, self.x, self.fields, self.active, todo,
-                                 *self.ewc)
+                self.fns.advance(self.W, self.W_star, self.v, self.v_star,
+                                 self.param_rows[seg], self.states, self.x, self.fields,
+                                 self.active, todo, *self.ewc)
                 elapsed = time.perf_counter() - tic
                 self.done += todo
                 if self.done == self.steps[k]:

@@ -7,7 +7,7 @@ lambda_i = w_i . x / sqrt(N), nu_n = w*_n . x / sqrt(N):
 
     y      = sum_n v*_n g(nu_n) + sigma zeta,    yhat = sum_i v_i g(lambda_i),   Delta = y - yhat
     w_i   += (eta / sqrt(N)) v_i g'(lambda_i) Delta x - (kappa / N) w_i
-    v_i   += (eta_v / N) g(lambda_i) Delta - (kappa / N) v_i          (only when eta_v > 0)
+    v_i   += (eta_v / N) g(lambda_i) Delta - (kappa / N) v_i          (only when train_v)
 
 Both layers are updated from the same sample, the first layer with the readouts from before
 the step. Time advances by 1/N per step.
@@ -42,18 +42,21 @@ from .rng import fill_normal, standard_normal
 
 __all__ = ["compiled", "pack_params", "N_PARAMS", "ewc_pull", "no_ewc"]
 
-#: Layout of the parameter vector ``params``: eta, eta_v, sigma, kappa, b (mini-batch size).
-N_PARAMS = 5
+#: Layout of the parameter vector ``params``: eta, eta_v, sigma, kappa, b (mini-batch size),
+#: train_v (1.0 when the readouts train and decay, 0.0 when they stay fixed).
+N_PARAMS = 6
 
 # reassociation lets LLVM vectorise the dot products (a reduction); results stay deterministic
 _DOT_MATH = {"reassoc", "nsz", "contract"}
 
 
-def pack_params(setup) -> np.ndarray:
-    """``params`` (5,) = [eta, eta_v, sigma, kappa, b] of a :class:`~odesolve.TeacherStudent`
-    (b: ``setup.batch_size``)."""
+def pack_params(setup, train_v: bool | None = None) -> np.ndarray:
+    """``params`` (6,) = [eta, eta_v, sigma, kappa, b, train_v] of a
+    :class:`~odesolve.TeacherStudent` (b: ``setup.batch_size``; train_v: ``train_v`` if given,
+    else whether ``setup.eta_readout`` > 0)."""
+    train = setup.eta_readout > 0.0 if train_v is None else bool(train_v)
     return np.array([setup.eta, setup.eta_readout, setup.sigma, setup.weight_decay,
-                     setup.batch_size], dtype=np.float64)
+                     setup.batch_size, 1.0 if train else 0.0], dtype=np.float64)
 
 
 @numba.njit(cache=True, nogil=True, fastmath=_DOT_MATH)
@@ -75,16 +78,16 @@ def _sgd_step_template(W, W_star, v, v_star, x, zeta, params, lam, nu):
     W_star : ndarray, shape (M, N)
         Teacher first-layer weights (read only).
     v : ndarray, shape (K,)
-        Student readouts, updated in place when eta_v > 0.
+        Student readouts, updated in place when train_v (``params[5]``) is set.
     v_star : ndarray, shape (M,)
         Teacher readouts.
     x : ndarray, shape (N,)
         The input.
     zeta : float
         Standard normal output noise (scaled by sigma).
-    params : ndarray, shape (5,)
-        [eta, eta_v, sigma, kappa, b], see :func:`pack_params`; b is not used here (one
-        sample, the online update).
+    params : ndarray, shape (6,)
+        [eta, eta_v, sigma, kappa, b, train_v], see :func:`pack_params`; b is not used here
+        (one sample, the online update).
     lam : ndarray, shape (K,)
         Output: student local fields lambda_i = w_i . x / sqrt(N) before the step.
     nu : ndarray, shape (M,)
@@ -114,7 +117,7 @@ def _sgd_step_template(W, W_star, v, v_star, x, zeta, params, lam, nu):
         w = W[i]
         for j in range(N):
             w[j] = decay * w[j] + c * x[j]
-    if eta_v > 0.0:
+    if params[5] > 0.0:
         for i in range(K):
             v[i] = decay * v[i] + eta_v / N * g(lam[i]) * delta  # noqa: F821
     return delta
@@ -130,8 +133,8 @@ def _batch_step_template(W, W_star, v, v_star, x, params, lam, nu, stream, G, gv
         As in :func:`_sgd_step_template`.
     x : ndarray, shape (N,)
         Scratch for one input.
-    params : ndarray, shape (5,)
-        [eta, eta_v, sigma, kappa, b], see :func:`pack_params`.
+    params : ndarray, shape (6,)
+        [eta, eta_v, sigma, kappa, b, train_v], see :func:`pack_params`.
     lam, nu : ndarray, shapes (K,), (M,)
         Scratch: the local fields of the current sample.
     stream : ndarray of uint64, shape (4,)
@@ -173,7 +176,7 @@ def _batch_step_template(W, W_star, v, v_star, x, params, lam, nu, stream, G, gv
         gi = G[i]
         for j in range(N):
             w[j] = decay * w[j] + gi[j]
-    if eta_v > 0.0:
+    if params[5] > 0.0:
         for i in range(K):
             v[i] = decay * v[i] + eta_v / N * gv[i] / b
 
@@ -212,7 +215,7 @@ def _advance_template(W, W_star, v, v_star, params, states, x, fields, active, n
     W_star : ndarray, shape (S, M, N)
     v : ndarray, shape (S, K)
     v_star : ndarray, shape (S, M)
-    params : ndarray, shape (5,)
+    params : ndarray, shape (6,)
     states : ndarray of uint64, shape (S, 4)
         xoshiro256++ state of each seed's sample stream, advanced in place.
     x : ndarray, shape (S, N)
