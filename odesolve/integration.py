@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import warnings
-from typing import Literal
+from collections.abc import Mapping
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -86,7 +87,8 @@ def integrate(setup: TeacherStudent, state: Overlaps, t_max: float, method: str 
               dt: float | None = None, times: ArrayLike | None = None, rtol: float = 1e-8,
               atol: float = 1e-10, n_out: int = 201,
               on_failure: Literal["raise", "flag"] = "raise", max_steps: int = 10**9,
-              progress: bool = True) -> Trajectory:
+              progress: bool = True, schedules: Mapping[str, Any] | None = None
+              ) -> Trajectory:
     """Integrate the order-parameter ODEs of online SGD
     (docs/theory/committee.md#theory-committee-odes).
 
@@ -125,6 +127,13 @@ def integrate(setup: TeacherStudent, state: Overlaps, t_max: float, method: str 
         Step limit per member, at least 1.
     progress : bool
         Show a progress bar on stderr when the run lasts longer than about 2 s.
+    schedules : mapping of str to Schedule, optional
+        Time-dependent hyper-parameters (:class:`odesolve.control.Schedule`) by name:
+        ``"eta"``, ``"eta_v"``, ``"sigma"``, ``"weight_decay"``; they replace the setup's
+        values (docs/theory/control.md#theory-control-schedules). The solver restarts at
+        every jump of a piecewise-constant schedule. An ``"eta_v"`` schedule trains the
+        readouts even when ``setup.eta_v`` is 0. :func:`odesolve.simulate` takes the same
+        schedules.
 
     Returns
     -------
@@ -174,11 +183,20 @@ def integrate(setup: TeacherStudent, state: Overlaps, t_max: float, method: str 
         dt = _DEFAULT_DT.get(method)
     else:
         check_fixed_step(dt, t_eval)          # the default may be shortened, a given dt not
+    slots = _schedule_slots(schedules)
     y0 = committee.pack_state(state)
     p = committee.pack_params(setup, state, committee.psd_tolerance(method, rtol, atol))
+    if "eta_v" in (schedules or {}):
+        p[:, committee.PARAM_INDEX["train_v"]] = 1.0
     problem = committee.committee_problem(setup)
-    res = solve(problem, y0, p, t_eval, method=method, dt=dt, rtol=rtol, atol=atol,
-                max_steps=max_steps, progress=progress, on_interrupt="return")
+    kw = dict(method=method, dt=dt, rtol=rtol, atol=atol, max_steps=max_steps,
+              progress=progress, on_interrupt="return")
+    if slots:
+        from .control.scheduled import solve_scheduled
+
+        res = solve_scheduled(problem, y0, p, t_eval, slots, **kw)
+    else:
+        res = solve(problem, y0, p, t_eval, **kw)
     Q, R, v = committee.unpack_state(res.y, setup.K, setup.M)
     eps_g = committee.evaluate_eps_g(setup.activation, res.y, p)
     b = state.broadcast()
@@ -197,6 +215,31 @@ def integrate(setup: TeacherStudent, state: Overlaps, t_max: float, method: str 
     if on_failure == "raise":
         traj.raise_if_failed()
     return traj
+
+
+#: names of the schedulable hyper-parameters -> slot names of the committee parameter row
+SCHEDULABLE = {"eta": "eta", "eta_v": "eta_v", "sigma": "sigma", "weight_decay": "kappa"}
+
+
+def _schedule_slots(schedules):
+    """Slot -> Schedule for :func:`integrate`'s ``schedules``, checked by name and type."""
+    if schedules is None:
+        return {}
+    from .control.schedule import Schedule
+
+    if not isinstance(schedules, Mapping):
+        raise TypeError(f"`schedules` must map names to Schedule objects, got "
+                        f"{type(schedules).__name__}.")
+    out = {}
+    for name, sch in schedules.items():
+        if name not in SCHEDULABLE:
+            raise ValueError(f"`schedules` names {name!r}; schedulable are "
+                             f"{sorted(SCHEDULABLE)}.")
+        if not isinstance(sch, Schedule):
+            raise TypeError(f"`schedules[{name!r}]` must be an odesolve.control.Schedule, "
+                            f"got {type(sch).__name__}.")
+        out[committee.PARAM_INDEX[SCHEDULABLE[name]]] = sch
+    return out
 
 
 def _check_setup_and_state(setup, state):

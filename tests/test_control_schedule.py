@@ -94,3 +94,40 @@ def test_failure_inside_a_segment_is_reported_with_its_time():
                           dt=0.01)
     assert res.status[0] != 0 and 10.0 <= res.t_fail[0] <= 20.0
     assert np.all(np.isfinite(res.y[0, :3])) and np.all(np.isnan(res.y[0, -1]))
+
+
+def test_integrate_with_schedules_equals_the_control_forward_pass():
+    """odesolve.integrate(schedules=...) (the package's solver, restarted at jumps) and the
+    RK4 pass of odesolve.control (its own stepping) are two implementations of the same
+    discrete run."""
+    import odesolve
+    from odesolve.control import objective_gradient
+    from odesolve.control.committee import committee_sensitivity_problem
+
+    setup = TeacherStudent(2, 2, "erf", eta=0.5, eta_v=0.2, sigma=0.1)
+    state = Overlaps.random(2, 2, N=10_000, student_std=0.3, seed=2)
+    sch = {"eta": piecewise_constant(10.0, [0.5, 1.2, 0.3, 0.8]),
+           "eta_v": piecewise_linear([0.0, 10.0], [0.1, 0.6])}
+    traj = odesolve.integrate(setup, state, 10.0, method="rk4", dt=0.05, n_out=5,
+                              schedules=sch)
+    res = objective_gradient(committee_sensitivity_problem(setup), committee.pack_state(state)[0],
+                             committee.pack_params(setup, state)[0], sch, 10.0, 200,
+                             method="none", n_record=5)
+    Q, R, v = committee.unpack_state(res.y[0], 2, 2)
+    np.testing.assert_allclose(traj.Q, Q, atol=1e-12)
+    np.testing.assert_allclose(traj.v, v, atol=1e-12)
+    assert traj.eps_g[-1] == pytest.approx(res.objective[0], rel=1e-10)
+
+
+@pytest.mark.parametrize("schedules, exc, match", [
+    ({"learning_rate": piecewise_constant(1.0, [0.5])}, ValueError, "schedulable are"),
+    ({"eta": 0.5}, TypeError, "must be an odesolve.control.Schedule"),
+    ([("eta", piecewise_constant(1.0, [0.5]))], TypeError, "must map names"),
+])
+def test_integrate_refuses_bad_schedules(schedules, exc, match):
+    import odesolve
+
+    setup = TeacherStudent(2, 2, "erf", eta=0.5)
+    state = Overlaps.random(2, 2, N=10_000, student_std=0.3, seed=2)
+    with pytest.raises(exc, match=match):
+        odesolve.integrate(setup, state, 1.0, schedules=schedules)

@@ -13,17 +13,18 @@ and an unknown name gets the nearest known one::
 
 Sections read by each command (:data:`COMMAND_SECTIONS`):
 
-=======  ==================================================================================
-run      ``[setup]`` ``[init]`` ``[solver]`` ``[output]``; ``[simulation]`` is accepted (and
-         checked) so that one file serves ``run`` and ``compare``
-compare  ``[setup]`` ``[init]`` ``[solver]`` ``[simulation]`` ``[output]``
-sweep    ``[setup]`` ``[init]`` ``[sweep]`` (with ``[sweep.axes]`` or ``[[sweep.points]]``
-         and, for multi-task sweeps, ``[[sweep.protocol]]``) ``[solver]`` ``[output]``
-optimise ``[setup]`` ``[optimise]`` ``[init]`` ``[baselines]`` ``[output]``
-=======  ==================================================================================
+========  ==================================================================================
+run       ``[setup]`` ``[init]`` ``[solver]`` ``[output]``; ``[simulation]`` is accepted (and
+          checked) so that one file serves ``run`` and ``compare``
+compare   ``[setup]`` ``[init]`` ``[solver]`` ``[simulation]`` ``[output]``
+sweep     ``[setup]`` ``[init]`` ``[sweep]`` (with ``[sweep.axes]`` or ``[[sweep.points]]``
+          and, for multi-task sweeps, ``[[sweep.protocol]]``) ``[solver]`` ``[output]``
+optimise  ``[setup]`` ``[optimise]`` ``[init]`` ``[baselines]`` ``[output]``
+========  ==================================================================================
 
 ``odesolve/data/default.toml`` (run), ``compare.toml``, ``sweep.toml`` and
-``optimise.toml`` are annotated examples; :func:`~odesolve.config.schema.describe_schema` prints the whole table.
+``optimise.toml`` are annotated examples; :func:`~odesolve.config.schema.describe_schema`
+prints the whole table.
 
 The names below are importable from here; each is documented on the page of its module:
 
@@ -58,5 +59,5 @@ from .validate import _CHECKERS, _check_value, _Context  # noqa: F401
 
 __all__ = ["load_config", "default_config", "validate_config", "setup_from_config",
            "state_from_config", "solver_options", "simulation_options",
-           "sweep_spec_from_config", "optimise_options", "describe_schema", "ConfigError", "Key", "Section",
-           "SCHEMA", "COMMAND_SECTIONS"]
+           "sweep_spec_from_config", "optimise_options", "describe_schema", "ConfigError",
+           "Key", "Section", "SCHEMA", "COMMAND_SECTIONS"]
