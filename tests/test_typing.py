@@ -46,7 +46,7 @@ PUBLIC_MODULES = (
     "odesolve.networks.rnn_scenarios", "odesolve.control.schedule",
     "odesolve.control.scheduled", "odesolve.control.sensitivity", "odesolve.control.optimise",
     "odesolve.optimal_linear", "odesolve.jacobian", "odesolve.control.committee",
-    "odesolve.control.mixture", "odesolve.control.scenarios",
+    "odesolve.control.mixture", "odesolve.control.scenarios", "odesolve.control.protocol",
     "odesolve.fixedpoint", "odesolve.stability", "odesolve.config", "odesolve.io",
     "odesolve.derive",
     "odesolve.solvers.driver", "odesolve.solvers.problem", "odesolve.solvers.tableaus",

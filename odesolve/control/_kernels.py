@@ -107,13 +107,16 @@ def _forward_template(y0, p0, theta, ctrl_slot, sidx, swt, t0, h, A, b, c, w_fin
 
 
 def _adjoint_template(p0, theta, ctrl_slot, ctrl_col, sidx, swt, t0, h, A, b, c, w_final,
-                      w_integral, Y, Ystage, n_q, work, g_theta, g_p, g_y0, rec_index, Lrec):
+                      w_integral, Y, Ystage, n_q, work, g_theta, g_p, g_y0, rec_index, Lrec,
+                      lam_final):
     """Reverse pass of one member after :func:`_forward_template`.
 
     Writes g_theta (n_theta,), g_p (n_q,) (constant parameter slots; a controlled slot's
     entry is 0) and g_y0 (n,), the gradients of the objective, and the costate (the gradient
     with respect to the state at step s) into ``Lrec[rec_index[s]]`` for every step end s
-    with ``rec_index[s] >= 0``.
+    with ``rec_index[s] >= 0``. ``lam_final`` (n,) is added to the final adjoint: the
+    gradient of a further term of the objective with respect to the final state (used to
+    chain runs, e.g. the phases of a protocol).
     """
     n_steps, n_st, n = Ystage.shape[0], Ystage.shape[1], Ystage.shape[2]
     p = p0.copy()
@@ -135,7 +138,7 @@ def _adjoint_template(p0, theta, ctrl_slot, ctrl_col, sidx, swt, t0, h, A, b, c,
     _set_stage_params(p, p0, ctrl_slot, theta, sidx, swt, n_steps - 1, n_st - 1)
     cost(t0 + n_steps * h, Y[n_steps], p, work, gy, gp)  # noqa: F821
     for m in range(n):
-        lam[m] = w_final * gy[m]
+        lam[m] = w_final * gy[m] + lam_final[m]
     if rec_index[n_steps] >= 0:
         for m in range(n):
             Lrec[rec_index[n_steps], m] = lam[m]
@@ -191,10 +194,11 @@ def _scatter(gstage, scale, controlled, ctrl_col, sidx, swt, s, i, g_theta, g_p)
 
 
 def _tangent_template(y0, p0, theta, ctrl_slot, ctrl_col, sidx, swt, t0, h, A, b, c, w_final,
-                      w_integral, n_q, work, dJ):
+                      w_integral, n_q, work, dJ, lam_final):
     """Forward sensitivities of one member: dJ (n_theta + n_q + n,) = gradient of the
     objective w.r.t. (schedule values, constant parameter slots, initial state), from the
-    tangent-linear RK4 pass (every direction carried along)."""
+    tangent-linear RK4 pass (every direction carried along); ``lam_final . y(t_f)`` is a
+    further term of the objective (as in :func:`_adjoint_template`)."""
     n = y0.shape[0]
     n_theta = theta.shape[0]
     n_g = n_theta + n_q + n
@@ -262,11 +266,13 @@ def _tangent_template(y0, p0, theta, ctrl_slot, ctrl_col, sidx, swt, t0, h, A, b
     cost(t0 + n_steps * h, y, p, work, gy, gp)  # noqa: F821
     for g in range(n_g):
         acc = 0.0
+        extra = 0.0
         for r in range(n):
             acc += gy[r] * S[r, g]
+            extra += lam_final[r] * S[r, g]
         for q in range(n_q):
             acc += gp[q] * dp[q, g]
-        dJ[g] = w_final * acc + dz[g]
+        dJ[g] = w_final * acc + extra + dz[g]
 
 
 @numba.njit(cache=True)

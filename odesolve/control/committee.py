@@ -23,6 +23,7 @@ import functools
 import importlib
 
 from .. import committee
+from ..activations import Activation
 from .._jit import source_tag, specialise
 from ..jacobian import committee_jacobian, ewc_committee_jacobian, jac_work_size
 from ..kernels._generated import committee as generated
@@ -153,7 +154,8 @@ def ewc_parameter_names(K: int, M_tot: int) -> list[str]:
             + [f"Fv[{i}]" for i in range(K)] + [f"va[{i}]" for i in range(K)])
 
 
-def ewc_sensitivity_problem(activation, K: int, M_tot: int) -> SensitivityProblem:
+def ewc_sensitivity_problem(activation: str | Activation, K: int, M_tot: int
+                            ) -> SensitivityProblem:
     """The ODE of an EWC phase (:mod:`odesolve.multitask`) with its derived Jacobian
     (:func:`odesolve.jacobian.ewc_committee_jacobian`) and the active task's ``eps_g`` as the
     cost; the EWC strength ``ewc`` may be scheduled like any other slot.

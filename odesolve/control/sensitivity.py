@@ -104,7 +104,7 @@ class SensitivityProblem:
 
 def _batch_template(Y0, P0, Theta, ctrl_slot, ctrl_col, sidx, swt, t0, h, A, b, c, w_final,
                     w_integral, n_q, n_work, record, rec_index, mode, Yrec, Lrec, obj, status,
-                    fail_step, G_theta, G_p, G_y0):
+                    fail_step, G_theta, G_p, G_y0, Lam):
     """Members in parallel: forward pass, then (mode 1) the adjoint or (mode 2) the tangent
     pass. Yrec (B, len(record), n) receives the step ends listed in ``record`` and, with the
     adjoint, Lrec (B, len(record), n) the costate there (``rec_index`` maps a step to its
@@ -120,6 +120,8 @@ def _batch_template(Y0, P0, Theta, ctrl_slot, ctrl_col, sidx, swt, t0, h, A, b, 
         forward(Y0[m], P0[m], Theta[m], ctrl_slot, sidx, swt, t0, h, A, b, c,  # noqa: F821
                 w_final, w_integral, Y, Ystage, n_q, work, out)
         obj[m] = out[0]
+        for j in range(n):
+            obj[m] += Lam[m, j] * Y[n_steps, j]
         status[m] = int(out[1])
         fail_step[m] = int(out[2])
         for r in range(record.shape[0]):
@@ -132,11 +134,11 @@ def _batch_template(Y0, P0, Theta, ctrl_slot, ctrl_col, sidx, swt, t0, h, A, b, 
         if mode == 1:
             adjoint(P0[m], Theta[m], ctrl_slot, ctrl_col, sidx, swt, t0, h, A, b, c,  # noqa: F821
                     w_final, w_integral, Y, Ystage, n_q, work, G_theta[m], G_p[m], G_y0[m],
-                    rec_index, Lrec[m])
+                    rec_index, Lrec[m], Lam[m])
         elif mode == 2:
             dJ = np.empty(n_theta + n_q + n)
             tangent(Y0[m], P0[m], Theta[m], ctrl_slot, ctrl_col, sidx, swt, t0, h, A,  # noqa: F821
-                    b, c, w_final, w_integral, n_q, work, dJ)
+                    b, c, w_final, w_integral, n_q, work, dJ, Lam[m])
             G_theta[m, :] = dJ[:n_theta]
             G_p[m, :] = dJ[n_theta:n_theta + n_q]
             G_y0[m, :] = dJ[n_theta + n_q:]
@@ -219,7 +221,8 @@ def objective_gradient(problem: SensitivityProblem, y0: ArrayLike, p0: ArrayLike
                        schedules: Mapping[str, Schedule], t_final: float, n_steps: int,
                        w_final: float = 1.0, w_integral: float = 0.0,
                        method: Literal["adjoint", "forward", "none"] = "adjoint",
-                       n_record: int = 101) -> GradientResult:
+                       n_record: int = 101, lam_final: ArrayLike | None = None
+                       ) -> GradientResult:
     """Objective ``w_final cost(y(t_final)) + w_integral int_0^t_final cost dt`` of RK4 runs
     with scheduled parameters, and its gradient.
 
@@ -245,6 +248,10 @@ def objective_gradient(problem: SensitivityProblem, y0: ArrayLike, p0: ArrayLike
         few parameters), or the objective only.
     n_record : int
         Number of equally spaced recorded states (at least 2; the step ends nearest to them).
+    lam_final : array_like, shape (n,) or (B, n), optional
+        Adds ``lam_final . y(t_final)`` to the objective: the linearisation of a further term
+        that depends on the final state, e.g. the later phases of a protocol
+        (:mod:`odesolve.control.protocol`). The gradients include it.
 
     Returns
     -------
@@ -310,10 +317,12 @@ def objective_gradient(problem: SensitivityProblem, y0: ArrayLike, p0: ArrayLike
     G_p = np.zeros((B, n_q))
     G_y0 = np.zeros((B, n))
     mode = {"none": 0, "adjoint": 1, "forward": 2}[method]
+    Lam = np.zeros((B, n)) if lam_final is None else np.ascontiguousarray(
+        np.broadcast_to(np.asarray(lam_final, dtype=np.float64), (B, n)))
     run = problem.compiled["batch" if B > 1 else "serial"]
     run(Y0, P0, Theta, ctrl_slot, ctrl_col, sidx, swt, 0.0, h, RK4.A, RK4.B, RK4.C,
         w_final, w_integral, n_q, problem.n_work, record, rec_index, mode, Yrec, Lrec, obj,
-        status, fail, G_theta, G_p, G_y0)
+        status, fail, G_theta, G_p, G_y0, Lam)
     grad = {k: G_theta[:, offsets[j]:offsets[j + 1]] for j, k in enumerate(schedules)}
     grad_params = {k: G_p[:, j] for j, k in enumerate(names) if k not in schedules}
     t_fail = np.where(status != 0, (fail + 1) * h, np.nan)
