@@ -462,7 +462,7 @@ def test_bad_option_values_are_one_line_errors(capsys, args, option):
     assert option in one_error_line(capsys.readouterr().err, args[0])
 
 
-COMMANDS = ("run", "derive", "compare", "sweep", "plot", "scenario", "stability")
+COMMANDS = ("run", "derive", "compare", "sweep", "plot", "scenario", "stability", "optimise")
 
 
 @pytest.mark.parametrize("command", COMMANDS)

@@ -1,5 +1,5 @@
 """Command line: ``odesolve run``, ``derive``, ``compare``, ``sweep``, ``plot``, ``scenario``,
-``stability`` (``odesolve COMMAND --help`` shows each command's examples).
+``stability``, ``optimise`` (``odesolve COMMAND --help`` shows each command's examples).
 
 Exit codes (also in ``odesolve --help``)::
 
@@ -9,7 +9,7 @@ Exit codes (also in ``odesolve --help``)::
   2    bad input: arguments, configuration, a missing or corrupt input file, an output path
        that cannot be written (all detected before any work starts)
   3    finished with diverged members (results and figures are written, with status and
-       t_fail per member)
+       t_fail per member); optimise: the run from the starting rates diverges
   4    file-system error after work started (writing a result failed)
   130  interrupted by Ctrl-C (what was computed is written where the command can)
 
@@ -18,13 +18,14 @@ returns its code; only a bug shows a Python traceback.
 
 Output files (also in ``odesolve --help``)::
 
-  run, compare and sweep name their files from one base: -o, else [output] path, else
-  odesolve-out/<config name>. run writes <base>.npz and <base>.png; compare
+  run, compare, sweep and optimise name their files from one base: -o, else [output]
+  path, else odesolve-out/<config name>. run writes <base>.npz and <base>.png; compare
   <base>-compare.json and <base>-compare.png; sweep <base>-sweep.npz and
-  <base>-sweep-<observable>.png, <base>-sweep-eps_g.png. A path with the command's own
-  suffix (.npz for run and sweep, .json for compare) names the result file itself; an
-  existing directory receives the files of <config name>. Every output path is checked
-  before any work starts.
+  <base>-sweep-<observable>.png, <base>-sweep-eps_g.png; optimise <base>-schedule.json,
+  <base>-trajectory.npz and <base>.png. A path with the command's own suffix (.npz for run
+  and sweep, .json for compare) names the result file itself (optimise drops the suffix
+  and takes the rest as the base); an existing directory receives the files of <config
+  name>. Every output path is checked before any work starts.
 """
 from __future__ import annotations
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from .exit_codes import EXIT_CHECK_FAILED, EXIT_DIVERGED, EXIT_INTERRUPTED, EXIT_OK
 from .inputs import _load, _read_sweep, _reading
 from .outputs import (_check_outputs, _failure_note, _interrupted_status, _note, _save_report,
-                      _sweep_figures, result_path)
+                      _sweep_figures, optimise_base, result_path)
 
 __all__ = ["expected_compare_duration"]
 
@@ -296,3 +296,55 @@ def _cmd_stability(args) -> int:
           f"  numbers: {js.resolve()}\n  figure:  {png.resolve()}")
     return EXIT_OK
 
+
+
+def _cmd_optimise(args) -> int:
+    from .. import config as cfg
+    from ..optimise_run import (StartDiverged, optimise_config, output_paths, quick_config,
+                                save_result)
+
+    if args.print_example:
+        sys.stdout.write(cfg.example_text("optimise"))
+        return EXIT_OK
+    conf = _load(args, "optimise")
+    run_conf = quick_config(conf) if args.quick else conf
+    with _reading(args):                            # every rule checked before any work
+        setup = cfg.setup_from_config(run_conf)
+        cfg.state_from_config(run_conf, setup)
+        opts = cfg.optimise_options(run_conf, setup)
+    out = conf.get("output", {})
+    base = optimise_base(args.output, out.get("path"), args.config)
+    plot = out.get("plot", True) and not args.no_plot
+    paths = output_paths(base)
+    if not plot:
+        del paths["figure"]
+    _check_outputs(list(paths.values()))
+    print(f"optimise {', '.join(opts['schedules'])} of {setup.activation_name} K={setup.K} "
+          f"M={setup.M} sigma={setup.sigma:g}: {opts['n_pieces']} pieces, t_final = "
+          f"{opts['t_final']:g}, objective {opts['objective']}"
+          f"{' (--quick)' if args.quick else ''}; Ctrl-C stops and keeps the best schedule "
+          "so far ...", flush=True)
+    args.started = True
+    try:
+        with warnings.catch_warnings():             # said below, in the command's own words
+            warnings.filterwarnings("ignore", message="optimise: interrupted",
+                                    category=RuntimeWarning)
+            result = optimise_config(run_conf, progress=not args.quiet, log=print)
+    except StartDiverged as err:
+        _note(args, f"error: {err}")
+        return EXIT_DIVERGED
+    written = save_result(result, base, plot=plot)
+    print(result.summary())
+    print(f"done in {result.seconds:.1f} s (including compilation on a first run)")
+    for name, path in written.items():
+        print(f"{name + ':':11s} {path.resolve()}")
+    if result.interrupted:
+        _note(args, "interrupted (Ctrl-C): the best schedule found so far and the baselines "
+                    "finished are written")
+        return EXIT_INTERRUPTED
+    failed = [k for k, p in result.protocols.items() if (p.status != 0).any()]
+    if failed:
+        _note(args, f"warning: the run of {', '.join(failed)} diverged (status and t_fail in "
+                    "the files)")
+        return EXIT_DIVERGED if "optimal" in failed else EXIT_OK
+    return EXIT_OK

@@ -3,10 +3,11 @@
 """
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
-__all__ = ["result_path"]
+__all__ = ["result_path", "optimise_base"]
 
 #: result suffix and name tail of each command's files ("Output files" in odesolve.cli)
 _RESULT_NAMES = {"run": (".npz", ""), "compare": (".json", "-compare"),
@@ -45,6 +46,35 @@ def result_path(command: str, output=None, config_path=None, config_file=None) -
         else:
             base = p.with_suffix("") if p.suffix in _KNOWN_SUFFIXES else p
     return base.with_name(base.name + tail + suffix)
+
+
+def optimise_base(output=None, config_path=None, config_file=None) -> Path:
+    """Base name of the files of ``odesolve optimise`` (see "Output files" in
+    :mod:`odesolve.cli`): ``-o``, else ``[output] path``, else ``odesolve-out/<config name>``;
+    an existing directory (or a name ending in ``/``) receives ``<config name>``; a known
+    suffix (and a ``-schedule`` tail before ``.json``) is dropped.
+
+    Parameters
+    ----------
+    output, config_path, config_file : str, optional
+        As :func:`result_path`.
+
+    Returns
+    -------
+    Path
+    """
+    stem = Path(config_file).stem if config_file else "optimise"
+    given = output if output is not None else config_path
+    if given is None:
+        return Path("odesolve-out") / stem
+    p = Path(given).expanduser()
+    if p.is_dir() or str(given).endswith(("/", os.sep)):      # "out/": a directory to be
+        return p / stem
+    if p.suffix in _KNOWN_SUFFIXES:
+        tail = "-schedule" if p.suffix == ".json" and p.stem.endswith("-schedule") else ""
+        p = p.with_suffix("")
+        p = p.with_name(p.name[:len(p.name) - len(tail)]) if tail else p
+    return p
 
 
 def _check_outputs(paths):

@@ -9,8 +9,8 @@ import argparse
 import re
 import sys
 
-from .commands import (_cmd_compare, _cmd_derive, _cmd_plot, _cmd_run, _cmd_scenario,
-                       _cmd_stability, _cmd_sweep)
+from .commands import (_cmd_compare, _cmd_derive, _cmd_optimise, _cmd_plot, _cmd_run,
+                       _cmd_scenario, _cmd_stability, _cmd_sweep)
 from .exit_codes import EXIT_BAD_INPUT
 from .outputs import _one_line
 
@@ -38,6 +38,8 @@ EPILOG = """examples:
   odesolve plot odesolve-out/sweep-sweep.npz --curves   eps_g curves of a sweep result
   odesolve scenario forgetting      reproduce (b) of Jarvis et al. 2025: figure + JSON
   odesolve stability --K 3          plateau, escape rate, eta_max and eta_opt against eta
+  odesolve optimise --print-example > opt.toml  an optimal learning-rate schedule example
+  odesolve optimise opt.toml        optimise it against constant and 1/t schedules
   odesolve derive --check           exit 1 when the checked-in generated code is stale
 
 """ + _docstring_block("Exit codes") + "\n" + _docstring_block("Output files")
@@ -78,6 +80,14 @@ EXAMPLES = {
   odesolve scenario all --quick      every scenario with fewer points (minutes)
   odesolve scenario ewc --validate   also check a few points against N = 10 000 simulations
   odesolve scenario critical_periods -o figs   deep linear networks, into figs/
+""",
+    "optimise": """examples:
+  odesolve optimise --print-example > opt.toml  an annotated example (seconds)
+  odesolve optimise opt.toml         the optimal eta(t) against the best constant, the
+                                     [setup] rate and the best 1/t annealing:
+                                     odesolve-out/opt-schedule.json, opt-trajectory.npz
+                                     and opt.png
+  odesolve optimise opt.toml --quick -o out/   a quick look (10 pieces, 30 iterations)
 """,
     "stability": """examples:
   odesolve stability --K 3           plateau, escape rate, eta_max and eta_opt against eta
@@ -224,6 +234,22 @@ def build_parser() -> argparse.ArgumentParser:
     sc.add_argument("--seeds", type=_number_type("int", "--seeds", minimum=2), default=8,
                     help="seeds of --validate (default 8, at least 2)")
     sc.set_defaults(func=_cmd_scenario)
+    op = _subparser(sub, "optimise", "optimise a learning-rate schedule against constant and "
+                                     "standard schedules (schedule JSON, trajectories, figure)")
+    op.add_argument("config", nargs="?", help="TOML file ([setup], [init], [optimise], "
+                                              "[baselines], [output]; [replay] for two "
+                                              "tasks)")
+    op.add_argument("-o", "--output", type=_nonempty("--output"),
+                    help="output base name: writes <base>-schedule.json, "
+                         "<base>-trajectory.npz and <base>.png; an existing directory gets "
+                         "<config name>-schedule.json, ...")
+    op.add_argument("--quick", action="store_true",
+                    help="at most 10 pieces, 10 steps per unit of time, 30 iterations")
+    op.add_argument("--no-plot", action="store_true", help="do not write the figure")
+    op.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    op.add_argument("--print-example", action="store_true",
+                    help="print an annotated example configuration and exit")
+    op.set_defaults(func=_cmd_optimise)
     st = _subparser(sub, "stability", "plateau, escape rate, maximal and optimal learning "
                                       "rate against eta (figure + JSON)")
     st.add_argument("--K", type=_number_type("int", "--K", minimum=1), default=2,

@@ -19,7 +19,8 @@ run       ``[setup]`` ``[init]`` ``[solver]`` ``[output]``; ``[simulation]`` is 
 compare   ``[setup]`` ``[init]`` ``[solver]`` ``[simulation]`` ``[output]``
 sweep     ``[setup]`` ``[init]`` ``[sweep]`` (with ``[sweep.axes]`` or ``[[sweep.points]]``
           and, for multi-task sweeps, ``[[sweep.protocol]]``) ``[solver]`` ``[output]``
-optimise  ``[setup]`` ``[optimise]`` ``[init]`` ``[baselines]`` ``[output]``
+optimise  ``[setup]`` ``[optimise]`` ``[init]`` ``[baselines]`` ``[replay]`` (two tasks)
+          ``[output]``
 ========  ==================================================================================
 
 ``odesolve/data/default.toml`` (run), ``compare.toml``, ``sweep.toml`` and

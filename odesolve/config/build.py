@@ -15,7 +15,8 @@ import numpy as np
 
 from .._checks import check_choice
 from ..model import Overlaps, TeacherStudent
-from .schema import _BASELINES, _OPTIMISE, _SETUP, _SIMULATION, COMMAND_SECTIONS, DEFAULT_N_OUT
+from .schema import (_BASELINES, _OPTIMISE, _REPLAY, _SETUP, _SIMULATION, COMMAND_SECTIONS,
+                     DEFAULT_N_OUT)
 from .validate import (ConfigError, _Context, _validate_section, _validate_solver_times,
                        validate_config)
 
@@ -203,23 +204,37 @@ def optimise_options(config: dict[str, Any], setup: TeacherStudent) -> dict[str,
     dict
         ``t_final``, ``n_pieces``, ``kind``, ``n_steps`` (a multiple of ``n_pieces`` for
         piecewise-constant schedules), ``w_final``, ``w_integral``, ``objective`` (a label),
-        ``schedules`` (list of names), ``bounds`` (name -> (low, high)), ``start``
-        ("constant", "setup" or a number), ``max_iter``, ``n_record`` and ``baselines``
-        (name -> bool).
+        ``schedules`` (list of names), ``bounds`` (name -> (low, high); ``mix`` in [0, 1]),
+        ``start`` ("constant", "setup" or a number), ``max_iter``, ``n_record``,
+        ``baselines`` (name -> bool, the baselines of one task or of [replay]) and
+        ``replay`` (None, or ``similarity`` and ``task_weights`` (w_0, w_1)).
 
     Raises
     ------
     ConfigError
-        naming [optimise] and the key: ``objective`` given with the weights, both weights 0,
-        ``n_steps`` with ``steps_per_unit`` or not a multiple of ``n_pieces``, a lower bound
-        not below its upper bound, a bound of a parameter that is not scheduled, ``eta_v``
-        scheduled with fixed readouts, a starting value outside the bounds.
+        naming the section and the key: ``objective`` given with the weights, both weights
+        0, ``n_steps`` with ``steps_per_unit`` or not a multiple of ``n_pieces``, a lower
+        bound not below its upper bound, a bound of a parameter that is not scheduled,
+        ``eta_v`` scheduled with fixed readouts, ``mix`` without [replay], a starting value
+        outside the bounds, a baseline of the other mode, and with [replay]: task weights
+        that are not two numbers >= 0 (not both 0), explicit overlaps, a batch of states or
+        a mini-batch size other than 1.
     """
     validate_config(config, "optimise")
     sec = {k.name: k.default for k in _OPTIMISE.keys}
     sec.update(config["optimise"])
     given = config["optimise"]
-    base = {k.name: k.default for k in _BASELINES.keys}
+    replay = _replay_options(config, setup)
+    if replay is not None and "schedules" not in given:
+        sec["schedules"] = ("mix", "eta")
+    applicable = ("constant", "block", "interleaved") if replay else ("constant", "setup",
+                                                                      "annealing")
+    for name in config.get("baselines", {}):
+        if name not in applicable:
+            mode = "one task" if replay is None else "[replay] (two tasks)"
+            raise ConfigError(f"[baselines] `{name}` is not a baseline of {mode}; the "
+                              f"baselines are {', '.join(applicable)}.")
+    base = {k.name: k.default for k in _BASELINES.keys if k.name in applicable}
     base.update(config.get("baselines", {}))
     weights = [k for k in ("w_final", "w_integral") if k in given]
     if weights and "objective" in given:
@@ -248,7 +263,10 @@ def optimise_options(config: dict[str, Any], setup: TeacherStudent) -> dict[str,
         n_steps = max(1, int(np.ceil(t_final * int(sec["steps_per_unit"]) - 1e-9)))
         n_steps += (-n_steps) % n_pieces
     schedules = list(sec["schedules"])
-    bounds = {}
+    if "mix" in schedules and replay is None:
+        raise ConfigError("[optimise] `schedules` holds 'mix', the task mixture of two tasks; "
+                          "add a [replay] section or remove it.")
+    bounds = {"mix": (0.0, 1.0)} if "mix" in schedules else {}
     for name in ("eta", "eta_v"):
         lo, hi = float(sec[f"{name}_min"]), float(sec[f"{name}_max"])
         if name not in schedules:
@@ -265,17 +283,42 @@ def optimise_options(config: dict[str, Any], setup: TeacherStudent) -> dict[str,
         raise ConfigError("[optimise] `schedules` holds 'eta_v', but [setup] eta_v = 0 keeps "
                           "the readouts fixed; set [setup] eta_v > 0 to train them.")
     start = sec["start"]
-    rates = {"eta": setup.eta, "eta_v": setup.eta_readout}
+    rates = {"eta": setup.eta, "eta_v": setup.eta_readout, "mix": 0.5}
     for name, (lo, hi) in bounds.items():
         value, where = ((rates[name], f"[setup] `{name}`") if start == "setup" else
                         (start, "[optimise] `start`") if not isinstance(start, str) else
                         (None, ""))
         if value is not None and not lo <= value <= hi:
+            keys = ("a fraction" if name == "mix" else
+                    f"[optimise] `{name}_min`, `{name}_max`")
             raise ConfigError(f"{where} = {value:g} must lie in the bounds of the {name} "
-                              f"schedule [{lo:g}, {hi:g}] ([optimise] `{name}_min`, "
-                              f"`{name}_max`) to start from it.")
+                              f"schedule [{lo:g}, {hi:g}] ({keys}) to start from it.")
     return {"t_final": t_final, "n_pieces": n_pieces, "kind": kind, "n_steps": n_steps,
             "w_final": w_final, "w_integral": w_integral, "objective": objective,
             "schedules": schedules, "bounds": bounds, "start": start,
             "max_iter": int(sec["max_iter"]), "n_record": int(sec["n_record"]),
-            "baselines": {k: bool(v) for k, v in base.items()}}
+            "baselines": {k: bool(v) for k, v in base.items()}, "replay": replay}
+
+
+def _replay_options(config: dict[str, Any], setup: TeacherStudent) -> dict[str, Any] | None:
+    """``similarity`` and ``task_weights`` of [replay] (None without it), with its rules."""
+    if "replay" not in config:
+        return None
+    sec = {k.name: k.default for k in _REPLAY.keys}
+    sec.update(config["replay"])
+    weights = sec["task_weights"]
+    weights = [weights, weights] if not isinstance(weights, list) else list(weights)
+    if len(weights) != 2 or min(weights) < 0 or max(weights) == 0:
+        raise ConfigError(f"[replay] `task_weights` must be one number or two numbers >= 0, "
+                          f"not both 0, got {config['replay'].get('task_weights')!r}.")
+    init = config.get("init", {})
+    if init.get("kind", "random") != "random":
+        raise ConfigError("[init] `kind` must be 'random' with [replay]: the two-task state is "
+                          "drawn (MultiTaskState.random), explicit overlaps are not read.")
+    if "batch" in init:
+        raise ConfigError("[init] `batch` is not read with [replay] (one initial state).")
+    if setup.batch_size != 1:
+        raise ConfigError("[setup] `batch_size` must be 1 with [replay] (the two-task "
+                          "mixture ODE is that of online SGD).")
+    return {"similarity": float(sec["similarity"]),
+            "task_weights": (float(weights[0]), float(weights[1]))}

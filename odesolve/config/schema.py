@@ -204,23 +204,36 @@ _OPTIMISE = Section("optimise", "the schedule optimised by `odesolve optimise` a
     Key("w_integral", "real", None, "weight of int_0^t_final eps_g dt, instead of `objective` "
         "(absent: 0 when w_final is given)", minimum=0.0),
     Key("schedules", "names", ("eta",), "parameters to schedule: 'eta' (first layer), "
-        "'eta_v' (readouts)", choices=("eta", "eta_v")),
+        "'eta_v' (readouts), 'mix' (the fraction of samples from task 1, with [replay]); "
+        "absent: ['eta'], with [replay] ['mix', 'eta']", choices=("eta", "eta_v", "mix")),
     _rate("eta_min", "lower bound of the eta schedule", 0.0),
     Key("eta_max", "real", 5.0, "upper bound of the eta schedule", positive=True),
     _rate("eta_v_min", "lower bound of the eta_v schedule", 0.0),
     Key("eta_v_max", "real", 5.0, "upper bound of the eta_v schedule", positive=True),
     Key("start", "start", "constant", "starting schedule: 'constant' (the best constant "
-        "first), 'setup' (the [setup] rates) or a number (every piece)",
+        "first), 'setup' (the [setup] rates; mix 0.5) or a number (every piece)",
         choices=("constant", "setup")),
     Key("max_iter", "int", 200, "iterations of the optimiser (L-BFGS-B)", minimum=1),
     Key("n_record", "int", 201, "recorded times of the written trajectories", minimum=2),
 ))
 
 _BASELINES = Section("baselines", "standard schedules compared with the optimal one", (
-    Key("constant", "bool", True, "the best constant rates in the bounds (optimised)"),
-    Key("annealing", "bool", True, "the best 1/t annealing eta0 t0 / (t0 + t) (optimised "
-        "over eta0 and t0)"),
-    Key("setup", "bool", True, "the constant rates of [setup]"),
+    Key("constant", "bool", True, "the best constant values in the bounds (optimised)"),
+    Key("annealing", "bool", True, "one task: the best 1/t annealing eta0 t0 / (t0 + t) "
+        "(optimised over eta0 and t0)"),
+    Key("setup", "bool", True, "one task: the constant rates of [setup]"),
+    Key("block", "bool", True, "[replay]: task 0 for the first half, then task 1, at the "
+        "[setup] rates"),
+    Key("interleaved", "bool", True, "[replay]: half of the samples from each task "
+        "throughout, at the [setup] rates"),
+))
+
+_REPLAY = Section("replay", "two tasks learnt together (odesolve.control.mixture): the "
+                            "schedule `mix` is the fraction of samples from task 1", (
+    Key("similarity", "real", 0.5, "feature similarity a of the two teachers", minimum=-1.0,
+        maximum=1.0),
+    Key("task_weights", "real_or_reals", 1.0, "weights of eps_0 and eps_1 in the cost (one "
+        "number for both, or two numbers >= 0)"),
 ))
 
 _SWEEP = Section("sweep", "the grid (or list) of parameters and the replicas of a sweep", (
@@ -253,18 +266,18 @@ _PHASE = Section("sweep.protocol", "one phase of a multi-task protocol (Phase)",
 
 #: Every section and key of a configuration (the single source of truth).
 SCHEMA = (_SETUP, _INIT_RANDOM, _INIT_OVERLAPS, _SOLVER, _SIMULATION, _SWEEP, _PHASE, _OUTPUT,
-          _OPTIMISE, _BASELINES)
+          _OPTIMISE, _BASELINES, _REPLAY)
 
 #: Sections each command reads: (required, optional), in the order they are checked.
 COMMAND_SECTIONS = {
     "run": (("setup", "solver"), ("init", "simulation", "output")),
     "compare": (("setup", "solver"), ("init", "simulation", "output")),
     "sweep": (("sweep", "solver"), ("setup", "init", "output")),
-    "optimise": (("setup", "optimise"), ("init", "baselines", "output")),
+    "optimise": (("setup", "optimise"), ("init", "baselines", "replay", "output")),
 }
 
 _TOP_SECTIONS = ("setup", "init", "solver", "simulation", "sweep", "output", "optimise",
-                 "baselines")
+                 "baselines", "replay")
 #: output times when [solver] sets no `n_out`: the defaults of odesolve.integrate (run),
 #: odesolve.compare and SweepSpec (sweep), as the schema states them
 DEFAULT_N_OUT = {"run": 201, "compare": 51, "sweep": 101}

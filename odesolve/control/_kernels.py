@@ -39,9 +39,8 @@ OK, NONFINITE, INVALID = 0, 1, 2
 
 @numba.njit(cache=True)
 def _set_stage_params(p, p0, ctrl_slot, theta, sidx, swt, s, i):
-    """p = p0 with every controlled slot set to its schedule value at stage (s, i)."""
-    for q in range(p.shape[0]):
-        p[q] = p0[q]
+    """Set every controlled slot of p (a copy of p0) to its schedule value at stage (s, i);
+    the other slots keep p0's values (only the controlled ones are ever written)."""
     for c in range(ctrl_slot.shape[0]):
         p[ctrl_slot[c]] = (swt[s, i, c, 0] * theta[sidx[s, i, c, 0]]
                            + swt[s, i, c, 1] * theta[sidx[s, i, c, 1]])

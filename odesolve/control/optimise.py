@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -87,7 +87,9 @@ def optimise_schedules(problem: SensitivityProblem, y0: ArrayLike, p0: ArrayLike
                        schedules: Mapping[str, Schedule], t_final: float, n_steps: int,
                        bounds: Mapping[str, tuple[float | None, float | None]] | None = None,
                        w_final: float = 1.0, w_integral: float = 0.0, max_iter: int = 200,
-                       gtol: float = 1e-10, ftol: float = 1e-13) -> OptimalSchedule:
+                       gtol: float = 1e-10, ftol: float = 1e-13,
+                       callback: Callable[[int, float, dict[str, Schedule]], None] | None = None
+                       ) -> OptimalSchedule:
     """Minimise the objective of :func:`~odesolve.control.objective_gradient` over the values
     of ``schedules``.
 
@@ -105,6 +107,9 @@ def optimise_schedules(problem: SensitivityProblem, y0: ArrayLike, p0: ArrayLike
     gtol, ftol : float
         Tolerances of L-BFGS-B (projected gradient, relative objective decrease), applied to
         the objective divided by its starting value.
+    callback : callable, optional
+        ``callback(iteration, objective, schedules)`` after every iteration (progress
+        reports, keeping the best schedule so far).
 
     Returns
     -------
@@ -177,12 +182,14 @@ def optimise_schedules(problem: SensitivityProblem, y0: ArrayLike, p0: ArrayLike
         last[x.tobytes()] = value
         return value, grad
 
-    def callback(xk):
+    def record(xk):
         history.append(scale * last.get(xk.tobytes(), float(fun(xk)[0])))
+        if callback is not None:
+            callback(len(history), history[-1], unpack(xk))
 
     t0 = time.perf_counter()
     opt = minimize(fun, x0, jac=True, method="L-BFGS-B", bounds=box,
-                   callback=callback,
+                   callback=record,
                    options={"maxiter": max_iter, "gtol": gtol, "ftol": ftol})
     final = evaluate(opt.x)
     grad = np.concatenate([final.grad[k].mean(axis=0) for k in names])
