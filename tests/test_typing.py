@@ -47,7 +47,7 @@ PUBLIC_MODULES = (
     "odesolve.control.scheduled", "odesolve.control.sensitivity", "odesolve.control.optimise",
     "odesolve.optimal_linear", "odesolve.jacobian", "odesolve.control.committee",
     "odesolve.control.mixture", "odesolve.control.scenarios", "odesolve.control.protocol",
-    "odesolve.optimise_run",
+    "odesolve.optimise_run", "odesolve.simulation.schedules",
     "odesolve.fixedpoint", "odesolve.stability", "odesolve.config", "odesolve.io",
     "odesolve.derive",
     "odesolve.solvers.driver", "odesolve.solvers.problem", "odesolve.solvers.tableaus",

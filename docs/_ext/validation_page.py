@@ -57,6 +57,12 @@ def _fmt(x) -> str:
         return ""
     if isinstance(x, str):
         return x
+    if isinstance(x, (list, tuple)):
+        return "[" + ", ".join(_fmt(v) for v in x) + "]"
+    if isinstance(x, dict):
+        return "{" + ", ".join(f"{k}: {_fmt(v)}" for k, v in x.items()) + "}"
+    if isinstance(x, bool) or not isinstance(x, (int, float)):
+        return str(x)
     if x == 0:
         return "0"
     if abs(x) >= 1e4 or abs(x) < 1e-3:

@@ -7,7 +7,8 @@
 - :func:`sgd_step`: the compiled single SGD step on a given sample (what the main loop runs).
 
 Modules: ``rng`` (per-seed xoshiro256++ streams, Ziggurat normals), ``sgd`` (compiled update
-and parallel loop, per activation), ``driver`` (set-up, chunks, recording, progress).
+and parallel loop, per activation), ``driver`` (set-up, chunks, recording, progress),
+``schedules`` (time-dependent hyper-parameters cut into segments of constant values).
 Starting weights come from :mod:`odesolve.weights`.
 """
 from .driver import seed_statistics, sgd_step, simulate

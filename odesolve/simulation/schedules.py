@@ -124,9 +124,16 @@ def segments(schedules: Mapping[str, Schedule], n_steps: int, N: int,
         knots = np.rint(sch.times * N).astype(np.int64)
         cuts.append(knots)
         if sch.kind == "linear":
+            t_run = n_steps / N
             for a, b in zip(sch.times[:-1], sch.times[1:]):
-                n_sub = int(np.ceil((b - a) / ramp_dt - 1e-9))
-                cuts.append(np.rint(np.linspace(a, b, n_sub + 1) * N).astype(np.int64))
+                if b <= 0.0 or a >= t_run:              # no sub-intervals outside the run
+                    continue
+                n_sub = max(int(np.ceil((b - a) / ramp_dt - 1e-9)), 1)
+                d = (b - a) / n_sub
+                # only the cuts of this piece inside the run [0, t_run]
+                k = np.arange(max(int(np.floor(-a / d)), 0),
+                              min(int(np.ceil((t_run - a) / d)), n_sub) + 1)
+                cuts.append(np.rint((a + d * k) * N).astype(np.int64))
     bounds = np.unique(np.concatenate(cuts))
     bounds = bounds[(bounds >= 0) & (bounds <= n_steps)]
     start = bounds[:-1]
@@ -138,6 +145,14 @@ def segments(schedules: Mapping[str, Schedule], n_steps: int, N: int,
             j = np.clip(np.searchsorted(knots, start, side="right") - 1, 0, sch.n_values - 1)
             values[name] = sch.values[j].copy()
         else:
-            mid = 0.5 * (bounds[:-1] + bounds[1:]) / N
-            values[name] = sch(mid)
+            values[name] = _linear_at(sch, 0.5 * (bounds[:-1] + bounds[1:]) / N)
     return bounds, values
+
+
+def _linear_at(sch: Schedule, t: np.ndarray) -> np.ndarray:
+    """A piecewise-linear schedule at times t as ``a + s (b - a)``, exact where a == b."""
+    n = sch.times.size - 1
+    j = np.clip(np.searchsorted(sch.times, t, side="right") - 1, 0, n - 1)
+    s = np.clip((t - sch.times[j]) / (sch.times[j + 1] - sch.times[j]), 0.0, 1.0)
+    a, b = sch.values[j], sch.values[j + 1]
+    return a + s * (b - a)
