@@ -130,10 +130,11 @@ def integrate(setup: TeacherStudent, state: Overlaps, t_max: float, method: str 
     schedules : mapping of str to Schedule, optional
         Time-dependent hyper-parameters (:class:`odesolve.control.Schedule`) by name:
         ``"eta"``, ``"eta_v"``, ``"sigma"``, ``"weight_decay"``; they replace the setup's
-        values (docs/theory/control.md#theory-control-schedules). The solver restarts at
-        every jump of a piecewise-constant schedule. An ``"eta_v"`` schedule trains the
-        readouts even when ``setup.eta_v`` is 0. :func:`odesolve.simulate` takes the same
-        schedules.
+        values (docs/theory/control.md#theory-control-schedules); all non-negative. The solver
+        restarts at every jump of a piecewise-constant schedule. An ``"eta_v"`` schedule
+        trains the readouts even when ``setup.eta_v`` is 0; with ``setup.eta_v`` None (the
+        readout rate is eta) an ``"eta"`` schedule drives the readout rate too.
+        :func:`odesolve.simulate` takes the same schedules.
 
     Returns
     -------
@@ -183,7 +184,7 @@ def integrate(setup: TeacherStudent, state: Overlaps, t_max: float, method: str 
         dt = _DEFAULT_DT.get(method)
     else:
         check_fixed_step(dt, t_eval)          # the default may be shortened, a given dt not
-    slots = _schedule_slots(schedules)
+    slots = _schedule_slots(setup, schedules)
     y0 = committee.pack_state(state)
     p = committee.pack_params(setup, state, committee.psd_tolerance(method, rtol, atol))
     if "eta_v" in (schedules or {}):
@@ -217,29 +218,17 @@ def integrate(setup: TeacherStudent, state: Overlaps, t_max: float, method: str 
     return traj
 
 
-#: names of the schedulable hyper-parameters -> slot names of the committee parameter row
-SCHEDULABLE = {"eta": "eta", "eta_v": "eta_v", "sigma": "sigma", "weight_decay": "kappa"}
+#: schedulable hyper-parameters -> slot names of the committee parameter row
+_SLOT = {"eta": "eta", "eta_v": "eta_v", "sigma": "sigma", "weight_decay": "kappa"}
 
 
-def _schedule_slots(schedules):
-    """Slot -> Schedule for :func:`integrate`'s ``schedules``, checked by name and type."""
-    if schedules is None:
-        return {}
-    from .control.schedule import Schedule
+def _schedule_slots(setup, schedules):
+    """Slot -> Schedule for :func:`integrate`'s ``schedules`` (checked, with the setup's
+    rules: :func:`odesolve.simulation.schedules.setup_schedules`)."""
+    from .simulation.schedules import setup_schedules
 
-    if not isinstance(schedules, Mapping):
-        raise TypeError(f"`schedules` must map names to Schedule objects, got "
-                        f"{type(schedules).__name__}.")
-    out = {}
-    for name, sch in schedules.items():
-        if name not in SCHEDULABLE:
-            raise ValueError(f"`schedules` names {name!r}; schedulable are "
-                             f"{sorted(SCHEDULABLE)}.")
-        if not isinstance(sch, Schedule):
-            raise TypeError(f"`schedules[{name!r}]` must be an odesolve.control.Schedule, "
-                            f"got {type(sch).__name__}.")
-        out[committee.PARAM_INDEX[SCHEDULABLE[name]]] = sch
-    return out
+    return {committee.PARAM_INDEX[_SLOT[name]]: sch
+            for name, sch in setup_schedules(setup, schedules).items()}
 
 
 def _check_setup_and_state(setup, state):

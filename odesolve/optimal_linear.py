@@ -4,12 +4,9 @@
 The model is the committee machine of docs/theory/committee.md with K = M = 1, linear units
 g(x) = x, readouts fixed at v = v* = 1, output noise sigma and no weight decay. All its
 dynamics that matter for the error close on one number,
-
-    e = Q - 2 R + T = |w - w*|^2 / N = 2 eps_g,
-
-which obeys (time t = updates / N, eta the first-layer learning rate, b the mini-batch size)
-
-    de/dt = -2 eta e + eta^2 (e + sigma^2) / b.
+``e = Q - 2 R + T = |w - w*|^2 / N = 2 eps_g``, which obeys (time t = updates / N, eta the
+first-layer learning rate, b the mini-batch size)
+``de/dt = -2 eta e + eta^2 (e + sigma^2) / b``.
 
 With eta = b eta' and tau = b t (examples / N) this is the b = 1 equation in (tau, eta'), so
 every result for b = 1 carries over: eta*(t) = b eta'*(b t), e(t) = e'(b t), and a bound

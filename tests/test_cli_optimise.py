@@ -336,6 +336,8 @@ def test_replay_optimises_mix_and_eta_against_block_and_interleaved(tmp_path, ca
      "[replay] `task_weights`"),
     (REPLAY.replace("similarity = 0.5", "similarity = 1.5"), "[replay] `similarity`"),
     (REPLAY.replace("seed = 0", "seed = 0\nbatch = 2"), "[init] `batch`"),
+    (REPLAY.replace("t_final = 20.0", 't_final = 20.0\nschedules = ["eta"]'),
+     "must hold 'mix' with [replay]"),
 ])
 def test_bad_replay_configuration_is_refused_before_work(tmp_path, capsys, text, key):
     assert main(["optimise", write(tmp_path, text), "-o", str(tmp_path / "r"), "-q"]) == 2

@@ -168,3 +168,18 @@ def test_gradients_through_an_ewc_phase_with_switches(activation, validation):
                       f"adjoint vs forward {agree:.1e}",
                measured=float(max(rel, agree)), bound=1e-6, unit="relative")
     assert agree < 1e-8 and rel < 1e-6
+
+
+def test_inputs_the_compiled_passes_cannot_take_are_refused():
+    setup, state = _setup_state("erf")
+    prob = committee_sensitivity_problem(setup)
+    y0 = committee.pack_state(state)[0]
+    p0 = committee.pack_params(setup, state)[0]
+    one = piecewise_constant(2.0, [1.0])
+    with pytest.raises(ValueError, match="`y0` has 9 entries per state"):
+        objective_gradient(prob, y0[:-1], p0, {}, 2.0, 20)
+    with pytest.raises(ValueError, match=r"names \['K'\]"):
+        objective_gradient(prob, y0, p0, {"K": one}, 2.0, 20)
+    fixed = committee.pack_params(TeacherStudent(2, 2, "erf", eta=0.4, eta_v=0.0), state)[0]
+    with pytest.raises(ValueError, match="readouts are not trained"):
+        objective_gradient(prob, y0, fixed, {"eta_v": one}, 2.0, 20)

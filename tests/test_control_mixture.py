@@ -78,3 +78,23 @@ def test_mixture_gradients_agree(activation, validation):
                       "trained heads; h = 1e-6",
                measured=float(max(rel, agree)), bound=1e-6, unit="relative")
     assert agree < 1e-8 and rel < 1e-6
+
+
+def test_pack_mixture_and_the_problem_refuse_what_they_cannot_take():
+    setup, st = _two_tasks()
+    ts = TeacherStudent(2, 1, "erf", eta=0.8, eta_v=0.8)
+    with pytest.raises(ValueError, match=r"`heads\[1\]`"):
+        pack_mixture(ts, st.T, st.V_star, heads=(0, 7), n_heads=2)
+    with pytest.raises(ValueError, match="`V_star` must have shape"):
+        pack_mixture(ts, st.T, np.ones((3, 1)), heads=(0, 1), n_heads=2)
+    with pytest.raises(ValueError, match="`mix`"):
+        pack_mixture(ts, st.T, st.V_star, heads=(0, 1), n_heads=2, mix=1.5)
+    p0 = pack_mixture(ts, st.T, st.V_star, heads=(0, 1), n_heads=2)
+    prob = mixture_problem("erf", 2, 1)
+    y0 = mixture_state(st.Q, st.R, st.V)
+    with pytest.raises(ValueError, match="`y0` has"):
+        objective_gradient(prob, y0[:-2], p0, {}, 1.0, 10)
+    with pytest.raises(ValueError, match=r"names \['head_0'\]"):
+        objective_gradient(prob, y0, p0, {"head_0": piecewise_constant(1.0, [1.0])}, 1.0, 10)
+    with pytest.raises(ValueError, match=r"must lie in \[0, 1\]"):
+        objective_gradient(prob, y0, p0, {"mix": piecewise_constant(1.0, [1.2])}, 1.0, 10)

@@ -83,3 +83,20 @@ def test_gradients_through_the_switch_with_ewc(activation, ewc, heads, validatio
                       f"strength schedule, the initial R; adjoint vs forward {agree:.1e}",
                measured=float(max(rel, agree)), bound=1e-6, unit="relative")
     assert agree < 1e-8 and rel < 1e-6
+
+
+def test_refusals_name_the_argument():
+    setup, st = _two_tasks("relu")
+    with pytest.raises(ValueError, match="`ewc` with the ReLU activation"):
+        continual_gradient(setup, st, 1.0, 1.0, ewc=1.0)
+    with pytest.raises(TypeError, match=r"`schedules\[0\]\['eta'\]` must be a Schedule"):
+        continual_gradient(setup, st, 1.0, 1.0, ewc=None, schedules=({"eta": 0.5}, {}))
+
+
+def test_pieces_of_three_and_four_share_one_step_grid():
+    setup, st = _two_tasks("erf")
+    sch = ({"eta": piecewise_constant(3.0, [0.5, 0.6, 0.7]),
+            "eta_v": piecewise_constant(3.0, [0.5, 0.6, 0.7, 0.8])}, {})
+    res = continual_gradient(setup, st, 3.0, 1.0, ewc=None, schedules=sch, steps_per_unit=5,
+                             method="none")
+    assert res["steps"][0] % 12 == 0 and res["steps"][0] >= 15

@@ -120,9 +120,10 @@ def test_integrate_with_schedules_equals_the_control_forward_pass():
 
 
 @pytest.mark.parametrize("schedules, exc, match", [
-    ({"learning_rate": piecewise_constant(1.0, [0.5])}, ValueError, "schedulable are"),
+    ({"learning_rate": piecewise_constant(1.0, [0.5])}, ValueError, "can be scheduled"),
     ({"eta": 0.5}, TypeError, "must be an odesolve.control.Schedule"),
-    ([("eta", piecewise_constant(1.0, [0.5]))], TypeError, "must map names"),
+    ([("eta", piecewise_constant(1.0, [0.5]))], TypeError, "must map parameter names"),
+    ({"weight_decay": piecewise_constant(1.0, [-0.5])}, ValueError, "non-negative"),
 ])
 def test_integrate_refuses_bad_schedules(schedules, exc, match):
     import odesolve
@@ -131,3 +132,18 @@ def test_integrate_refuses_bad_schedules(schedules, exc, match):
     state = Overlaps.random(2, 2, N=10_000, student_std=0.3, seed=2)
     with pytest.raises(exc, match=match):
         odesolve.integrate(setup, state, 1.0, schedules=schedules)
+
+
+def test_an_eta_schedule_drives_the_readout_rate_when_eta_v_is_none():
+    """TeacherStudent(eta_v=None) means the readout rate is eta: scheduling eta must equal
+    scheduling both rates with the same schedule."""
+    import odesolve
+
+    state = Overlaps.random(2, 2, N=10_000, student_std=0.3, readout_std=0.3, seed=2)
+    sch = piecewise_constant(6.0, [0.4, 1.0, 0.2])
+    same = odesolve.integrate(TeacherStudent(2, 2, "erf", eta=0.7), state, 6.0, n_out=4,
+                              schedules={"eta": sch})
+    both = odesolve.integrate(TeacherStudent(2, 2, "erf", eta=0.7, eta_v=0.7), state, 6.0,
+                              n_out=4, schedules={"eta": sch, "eta_v": sch})
+    np.testing.assert_array_equal(same.R, both.R)
+    np.testing.assert_array_equal(same.v, both.v)

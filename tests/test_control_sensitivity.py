@@ -111,13 +111,29 @@ def test_adjoint_equals_forward_sensitivities_and_finite_differences(weights, va
                measured=float(rel), bound=1e-7, unit="relative")
 
 
-def test_piecewise_constant_schedule_is_applied_piece_by_piece():
-    """A schedule that equals a constant gives the constant run; a jump on a step boundary is
-    seen by all four stages of the following step only."""
-    flat = objective_gradient(TOY, Y0, P0, {}, 2.0, 40, method="none").objective[0]
-    same = objective_gradient(TOY, Y0, P0, {"a": piecewise_constant(2.0, [P0[0]] * 4)}, 2.0,
-                              40, method="none").objective[0]
-    assert same == flat
+def test_schedules_are_applied_to_the_right_steps():
+    """The objective equals an independent NumPy RK4 of the toy ODE in which every step reads
+    the piece containing it (piecewise constant: jumps on the step grid) and every stage its
+    own time (piecewise linear); a schedule shifted by one piece gives another value."""
+    sch = _schedules()
+
+    def f(t, y, a, b):
+        return np.array([-a * y[0] + b * y[0] * y[1],
+                         a * a * math.sin(y[0]) - P0[2] * y[1] + 0.1 * t])
+
+    h, y = 2.0 / 40, Y0.copy()
+    for s in range(40):
+        t = s * h
+        a = sch["a"].values[int((t + h / 2) // 0.2)]
+        k1 = f(t, y, a, sch["b"](t))
+        k2 = f(t + h / 2, y + h / 2 * k1, a, sch["b"](t + h / 2))
+        k3 = f(t + h / 2, y + h / 2 * k2, a, sch["b"](t + h / 2))
+        k4 = f(t + h, y + h * k3, a, sch["b"](t + h))
+        y = y + h / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
+    expected = y[0] ** 2 + y[1] + sch["a"].values[-1] * y[1]
+    assert _objective(sch) == pytest.approx(expected, rel=1e-13)
+    shifted = {**sch, "a": sch["a"].with_values(np.roll(sch["a"].values, 1))}
+    assert abs(_objective(shifted) - expected) > 1e-6
 
 
 def test_batch_members_match_single_runs():
@@ -146,6 +162,12 @@ def test_failure_is_reported_with_its_time():
      "method"),
     (lambda: Schedule([0, 1, 1], [1, 2]), ValueError, "strictly increasing"),
     (lambda: Schedule([0, 1], [1, 2]), ValueError, "needs 1 values"),
+    (lambda: Schedule([[0, 1], [2, 3]], [1, 2, 3]), ValueError, "one-dimensional"),
+    (lambda: Schedule([0, 1], "1"), TypeError, "`values` must be an array of real"),
+    (lambda: Schedule.from_dict(5), TypeError, "read from a dict"),
+    (lambda: objective_gradient(TOY, ["a", "b"], P0, {}, 1.0, 10), TypeError, "`y0` must be"),
+    (lambda: objective_gradient(TOY, Y0, P0, {}, 1.0, 10, lam_final=[1, 2, 3]), ValueError,
+     "`lam_final` must have shape"),
 ])
 def test_bad_input_names_the_argument(call, exc, match):
     with pytest.raises(exc, match=match):

@@ -266,6 +266,9 @@ def optimise_options(config: dict[str, Any], setup: TeacherStudent) -> dict[str,
     if "mix" in schedules and replay is None:
         raise ConfigError("[optimise] `schedules` holds 'mix', the task mixture of two tasks; "
                           "add a [replay] section or remove it.")
+    if replay is not None and "mix" not in schedules:
+        raise ConfigError("[optimise] `schedules` must hold 'mix' with [replay]: the task "
+                          "mixture is what a replay protocol chooses.")
     bounds = {"mix": (0.0, 1.0)} if "mix" in schedules else {}
     for name in ("eta", "eta_v"):
         lo, hi = float(sec[f"{name}_min"]), float(sec[f"{name}_max"])

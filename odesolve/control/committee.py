@@ -22,6 +22,8 @@ from __future__ import annotations
 import functools
 import importlib
 
+import numpy as np
+
 from .. import committee
 from ..activations import Activation
 from .._jit import source_tag, specialise
@@ -104,6 +106,23 @@ def _cost(activation):
                       N_FIXED=committee.N_FIXED_PARAMS)
 
 
+def _check_committee(schedules, Y0, P0):
+    """Inputs the compiled committee passes cannot take (SensitivityProblem.check)."""
+    K, M = int(P0[0, 0]), int(P0[0, 1])
+    n = K * K + K * M + K
+    if Y0.shape[1] != n:
+        raise ValueError(f"`y0` has {Y0.shape[1]} entries per state; K = {K}, M = {M} need "
+                         f"K*K + K*M + K = {n}.")
+    fixed = {"K", "M", "train_v", "psd_rtol"}
+    bad = sorted(fixed.intersection(schedules))
+    if bad:
+        raise ValueError(f"`schedules` names {bad}: these slots fix the problem's layout or "
+                         "its checks and cannot be scheduled.")
+    if "eta_v" in schedules and np.any(P0[:, committee.PARAM_INDEX["train_v"]] == 0):
+        raise ValueError("`schedules` holds 'eta_v' but the readouts are not trained "
+                         "(train_v = 0 in `p0`): pack the row from a setup with eta_v > 0.")
+
+
 def _closed_form():
     from ..derive import CLOSED_FORM_ACTIVATIONS
 
@@ -142,7 +161,8 @@ def _problem(activation, K, M):
                               slots={k: j for j, k in enumerate(names)},
                               n_work=max(jac_work_size(K, M), 2 * (K + M) * (K + M + 1)),
                               is_valid=committee.is_valid_state,
-                              name=f"committee_{getattr(activation, 'name', activation)}")
+                              name=f"committee_{getattr(activation, 'name', activation)}",
+                              check=_check_committee)
 
 
 
@@ -187,4 +207,5 @@ def _ewc(activation, K, M_tot):
                               n_work=max(jac_work_size(K, M_tot),
                                          2 * (K + M_tot) * (K + M_tot + 1)),
                               is_valid=committee.is_valid_state,
-                              name=f"ewc_{getattr(activation, 'name', activation)}")
+                              name=f"ewc_{getattr(activation, 'name', activation)}",
+                              check=_check_committee)

@@ -180,6 +180,26 @@ def _valid_template(t, y, p, work):
     return True
 
 
+def _check_mixture(schedules, Y0, P0):
+    """Inputs the compiled mixture passes cannot take (SensitivityProblem.check)."""
+    K, Mt = int(P0[0, 0]), int(P0[0, 1])
+    n_base = _NF + Mt * Mt + Mt + 1
+    H = int(P0[0, n_base + 5])
+    n = K * K + K * Mt + H * K
+    if Y0.shape[1] != n:
+        raise ValueError(f"`y0` has {Y0.shape[1]} entries per state; K = {K}, two teachers "
+                         f"of M = {Mt // 2} and H = {H} heads need K*K + 2*K*M + H*K = {n} "
+                         "(mixture_state).")
+    fixed = {"K", "M", "train_v", "psd_rtol", "head_0", "head_1", "H"}
+    bad = sorted(fixed.intersection(schedules))
+    if bad:
+        raise ValueError(f"`schedules` names {bad}: these slots fix the problem's layout and "
+                         "cannot be scheduled.")
+    if "mix" in schedules and (np.any(schedules["mix"].values < 0)
+                               or np.any(schedules["mix"].values > 1)):
+        raise ValueError("`schedules['mix']` must lie in [0, 1] (a fraction of the samples).")
+
+
 def mixture_names(K: int, M: int) -> list[str]:
     """Names of the slots of the mixture parameter row (module docstring)."""
     base = parameter_names(K, 2 * M)
@@ -224,7 +244,8 @@ def _mixture(activation, K, M):
         cost=specialise(_cost_template, tag, **calls), slots={k: j for j, k in enumerate(names)},
         n_work=2 * n_c + 2 * n_base + n_c * n_c + n_c * n_base + jac_work_size(K, Mt),
         is_valid=specialise(_valid_template, tag, **calls),
-        name=f"mixture_{getattr(activation, 'name', activation)}_{K}_{M}")
+        name=f"mixture_{getattr(activation, 'name', activation)}_{K}_{M}",
+        check=_check_mixture)
 
 
 def pack_mixture(setup: TeacherStudent, T: np.ndarray, V_star: np.ndarray, heads: tuple[int, int],
@@ -252,10 +273,35 @@ def pack_mixture(setup: TeacherStudent, T: np.ndarray, V_star: np.ndarray, heads
     Returns
     -------
     ndarray, shape (n_p,)
+
+    Raises
+    ------
+    TypeError, ValueError
+        naming the argument: ``setup`` not a TeacherStudent, ``T`` not (2M, 2M), ``V_star``
+        not (2, M), a head outside ``0 .. n_heads - 1``, ``mix`` outside [0, 1], a negative
+        cost weight.
     """
+    from .._checks import check_int, check_real
+
+    if not isinstance(setup, TeacherStudent):
+        raise TypeError(f"`setup` must be a TeacherStudent, got {type(setup).__name__}.")
     K, M = setup.K, setup.M
+    T = np.asarray(T, dtype=np.float64)
+    V_star = np.asarray(V_star, dtype=np.float64)
+    if T.shape != (2 * M, 2 * M):
+        raise ValueError(f"`T` must have shape ({2 * M}, {2 * M}) (both teachers), got "
+                         f"{T.shape}.")
+    if V_star.shape != (2, M):
+        raise ValueError(f"`V_star` must have shape (2, {M}), got {V_star.shape}.")
+    n_heads = check_int("n_heads", n_heads, minimum=1)
+    heads = tuple(check_int(f"heads[{j}]", h, minimum=0, maximum=n_heads - 1)
+                  for j, h in enumerate(heads))
+    mix = check_real("mix", mix, minimum=0.0, maximum=1.0)
+    cost_weights = tuple(check_real(f"cost_weights[{j}]", c, minimum=0.0)
+                         for j, c in enumerate(cost_weights))
     ts = TeacherStudent(K, 2 * M, setup.activation, eta=setup.eta, eta_v=setup.eta_readout,
-                        sigma=setup.sigma, weight_decay=setup.weight_decay)
+                        sigma=setup.sigma, weight_decay=setup.weight_decay,
+                        batch_size=setup.batch_size)
     ov = Overlaps(np.eye(K), np.zeros((K, 2 * M)), np.asarray(T, float), np.zeros(K),
                   np.zeros(2 * M), check=False)
     base = committee.pack_params(ts, ov)[0]

@@ -125,7 +125,15 @@ def optimise_schedules(problem: SensitivityProblem, y0: ArrayLike, p0: ArrayLike
     """
     from scipy.optimize import minimize
 
+    if not isinstance(schedules, Mapping) or not schedules:
+        raise TypeError(f"`schedules` must map at least one parameter name to a Schedule, got "
+                        f"{describe(schedules)}.")
     schedules = dict(schedules)
+    for name, sch in schedules.items():
+        if not isinstance(sch, Schedule):
+            raise TypeError(f"`schedules[{name!r}]` must be a Schedule, got {describe(sch)}.")
+    if callback is not None and not callable(callback):
+        raise TypeError(f"`callback` must be callable, got {describe(callback)}.")
     bounds = dict(bounds or {})
     for name in bounds:
         if name not in schedules:
@@ -183,7 +191,8 @@ def optimise_schedules(problem: SensitivityProblem, y0: ArrayLike, p0: ArrayLike
         return value, grad
 
     def record(xk):
-        history.append(scale * last.get(xk.tobytes(), float(fun(xk)[0])))
+        key = xk.tobytes()
+        history.append(scale * (last[key] if key in last else float(fun(xk)[0])))
         if callback is not None:
             callback(len(history), history[-1], unpack(xk))
 

@@ -105,8 +105,24 @@ def continual_gradient(setup: Any, state: Any, t1: float, t2: float, ewc: float 
     from ..multitask import Phase
     from ..multitask.ode import phase_problem
 
+    from ..multitask import MultiTaskSetup, MultiTaskState
+
+    if not isinstance(setup, MultiTaskSetup):
+        raise TypeError(f"`setup` must be a MultiTaskSetup, got {type(setup).__name__}.")
+    if not isinstance(state, MultiTaskState):
+        raise TypeError(f"`state` must be a MultiTaskState, got {type(state).__name__}.")
     if setup.P != 2:
         raise ValueError(f"`setup` must have P = 2 tasks, got P = {setup.P}.")
+    if ewc is not None and setup.activation == "relu" and method != "none":
+        raise ValueError("`ewc` with the ReLU activation: at the switch the student's fields "
+                         "coincide with the new anchors', where ReLU's kernels have infinite "
+                         "partial derivatives, so the gradient through the switch is not "
+                         "available (docs/theory/control.md#theory-control-protocol).")
+    for j, phase_schedules in enumerate(schedules):
+        for name, sch in dict(phase_schedules).items():
+            if not isinstance(sch, Schedule):
+                raise TypeError(f"`schedules[{j}][{name!r}]` must be a Schedule, got "
+                                f"{type(sch).__name__}.")
     method = check_choice("method", method, ("adjoint", "forward", "none"))
     t1 = check_real("t1", t1, positive=True)
     t2 = check_real("t2", t2, positive=True)
@@ -188,12 +204,14 @@ def continual_gradient(setup: Any, state: Any, t1: float, t2: float, ewc: float 
 
 
 def _steps(t, per_unit, schedules):
-    n = int(np.ceil(t * per_unit))
+    """Steps of a phase: about ``t * per_unit``, rounded up to a multiple of the piece
+    counts of its piecewise-constant schedules (equal pieces put every jump on the grid)."""
+    n = int(np.ceil(t * per_unit - 1e-9))
+    multiple = 1
     for sch in schedules.values():
         if sch.kind == "constant":
-            pieces = sch.n_values
-            n += (-n) % pieces
-    return n
+            multiple = int(np.lcm(multiple, sch.n_values))
+    return n + (-n) % multiple
 
 
 def _raise_if_failed(res, phase, t0):

@@ -128,9 +128,13 @@ class Schedule:
 
         Raises
         ------
+        TypeError
+            ``d`` is not a dict.
         ValueError
             ``d`` lacks ``times`` or ``values`` or breaks the rules of :class:`Schedule`.
         """
+        if not isinstance(d, dict):
+            raise TypeError(f"a schedule must be read from a dict, got {describe(d)}.")
         missing = [k for k in ("times", "values") if k not in d]
         if missing:
             raise ValueError(f"a schedule needs {missing}.")
@@ -142,13 +146,16 @@ class Schedule:
 
 
 def _vector(name: str, value: Any) -> np.ndarray:
-    try:
-        arr = np.array(value, dtype=np.float64).ravel()
-    except (TypeError, ValueError):
-        raise TypeError(f"`{name}` must be an array of real numbers, got "
-                        f"{describe(value)}.") from None
+    """A read-only 1-D float64 copy of ``value``, or an error naming ``name``."""
+    raw = np.asarray(value)
+    if raw.dtype.kind not in "iuf" or raw.dtype == bool:
+        raise TypeError(f"`{name}` must be an array of real numbers, got {describe(value)}.")
+    if raw.ndim > 1:
+        raise ValueError(f"`{name}` must be one-dimensional, got shape {raw.shape}.")
+    arr = np.array(raw, dtype=np.float64).ravel()
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"`{name}` must be finite.")
+    arr.setflags(write=False)
     return arr
 
 

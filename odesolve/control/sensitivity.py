@@ -57,6 +57,10 @@ class SensitivityProblem:
         Label; part of the cache tag.
     depends_on : tuple
         Further objects whose source enters the cache tag.
+    check : callable, optional
+        ``check(schedules, y0 (B, n), p0 (B, n_p))`` raises a ValueError (naming the argument)
+        for inputs the compiled passes cannot take: a state of the wrong size, a scheduled slot
+        that fixes the layout (sizes, head indices), ... Called before any work.
     """
 
     rhs: Callable
@@ -67,6 +71,7 @@ class SensitivityProblem:
     is_valid: Callable | None = None
     name: str = ""
     depends_on: tuple = field(default=())
+    check: Callable | None = None
 
     def __post_init__(self) -> None:
         if self.is_valid is None:
@@ -166,7 +171,8 @@ class GradientResult:
         With the adjoint: the gradient of the objective with respect to the state at the
         recorded times, the costate lambda(t) of Pontryagin's principle (discrete).
     status : ndarray of int, shape (B,)
-        0 (ok), 1 (non-finite state) or 2 (state left the valid region).
+        0 (ok), 1 (non-finite state) or 2 (state left the valid region); the gradients of a
+        member that failed are NaN.
     t_fail : ndarray, shape (B,)
         Time at the end of the failing step, NaN for a member that finished.
     """
@@ -180,6 +186,15 @@ class GradientResult:
     status: np.ndarray
     t_fail: np.ndarray
     costate: np.ndarray | None = None
+
+
+def _reals(name: str, value: Any) -> np.ndarray:
+    """``value`` as a float64 array, or a TypeError naming ``name``."""
+    try:
+        return np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"`{name}` must be an array of real numbers, got "
+                        f"{describe(value)}.") from None
 
 
 def _stage_table(schedules: dict[str, Schedule], t0: float, h: float, n_steps: int
@@ -282,8 +297,7 @@ def objective_gradient(problem: SensitivityProblem, y0: ArrayLike, p0: ArrayLike
         if not isinstance(sch, Schedule):
             raise TypeError(f"`schedules[{name!r}]` must be a Schedule, got {describe(sch)}.")
     _check_grid(schedules, t_final, n_steps)
-    Y0 = np.atleast_2d(np.asarray(y0, dtype=np.float64))
-    P0 = np.atleast_2d(np.asarray(p0, dtype=np.float64))
+    Y0, P0 = (np.atleast_2d(_reals(name, v)) for name, v in (("y0", y0), ("p0", p0)))
     if Y0.ndim != 2 or P0.ndim != 2:
         raise ValueError("`y0` and `p0` must be 1-D or 2-D arrays.")
     B = max(Y0.shape[0], P0.shape[0])
@@ -295,6 +309,8 @@ def objective_gradient(problem: SensitivityProblem, y0: ArrayLike, p0: ArrayLike
     if max(problem.slots.values()) >= P0.shape[1]:
         raise ValueError(f"`p0` has {P0.shape[1]} entries; the problem's slots need "
                          f"{max(problem.slots.values()) + 1}.")
+    if problem.check is not None:
+        problem.check(schedules, Y0, P0)
     h = t_final / n_steps
     sidx, swt, offsets = _stage_table(schedules, 0.0, h, n_steps)
     theta = np.concatenate([s.values for s in schedules.values()]) if schedules else \
@@ -317,12 +333,20 @@ def objective_gradient(problem: SensitivityProblem, y0: ArrayLike, p0: ArrayLike
     G_p = np.zeros((B, n_q))
     G_y0 = np.zeros((B, n))
     mode = {"none": 0, "adjoint": 1, "forward": 2}[method]
-    Lam = np.zeros((B, n)) if lam_final is None else np.ascontiguousarray(
-        np.broadcast_to(np.asarray(lam_final, dtype=np.float64), (B, n)))
+    if lam_final is None:
+        Lam = np.zeros((B, n))
+    else:
+        Lam = np.atleast_2d(_reals("lam_final", lam_final))
+        if Lam.shape not in ((1, n), (B, n)):
+            raise ValueError(f"`lam_final` must have shape ({n},) or ({B}, {n}) like the "
+                             f"states, got {np.shape(lam_final)}.")
+        Lam = np.ascontiguousarray(np.broadcast_to(Lam, (B, n)))
     run = problem.compiled["batch" if B > 1 else "serial"]
     run(Y0, P0, Theta, ctrl_slot, ctrl_col, sidx, swt, 0.0, h, RK4.A, RK4.B, RK4.C,
         w_final, w_integral, n_q, problem.n_work, record, rec_index, mode, Yrec, Lrec, obj,
         status, fail, G_theta, G_p, G_y0, Lam)
+    failed = status != 0                        # no gradient for a run that failed
+    G_theta[failed], G_p[failed], G_y0[failed] = np.nan, np.nan, np.nan
     grad = {k: G_theta[:, offsets[j]:offsets[j + 1]] for j, k in enumerate(schedules)}
     grad_params = {k: G_p[:, j] for j, k in enumerate(names) if k not in schedules}
     t_fail = np.where(status != 0, (fail + 1) * h, np.nan)

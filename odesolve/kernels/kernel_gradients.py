@@ -17,7 +17,7 @@ derivative goes to the first argument of its group, zeros to the others: scatter
 covariance entries, that is the same total. Step ``FD_STEP`` times the largest variance.
 
 Quadrature kernels (:func:`quadrature_gradient_kernels`)
--------------------------------------------------------
+--------------------------------------------------------
 **Price's theorem** (Price 1958): for jointly Gaussian fields,
 ``d <prod_k f_k(x_k)> / dC_pq = <f_p'(x_p) f_q'(x_q) prod_{k != p,q} f_k(x_k)>`` for ``p != q``
 and ``d/dC_pp = 1/2 <f_p''(x_p) prod_{k != p} f_k(x_k)>`` (the heat equation). With ``g'`` and

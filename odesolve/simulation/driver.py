@@ -19,7 +19,7 @@ from ..trajectory import Trajectory
 from ..weights import check_N, weights_from_overlaps
 from . import sgd
 from .rng import seed_state
-from .schedules import DEFAULT_RAMP_DT, check_ramp_dt, check_schedules, segments
+from .schedules import DEFAULT_RAMP_DT, check_ramp_dt, segments, setup_schedules
 
 __all__ = ["simulate", "seed_statistics", "sgd_step"]
 
@@ -195,7 +195,7 @@ def simulate(setup: TeacherStudent,
     seeds = _check_seeds(seeds)
     test_set = check_int("test_set", test_set, minimum=0)
     progress = check_bool("progress", progress)
-    schedules = check_schedules(schedules, SCHEDULABLE, nonnegative=SCHEDULABLE)
+    schedules = setup_schedules(setup, schedules)
     ramp_dt = check_ramp_dt(ramp_dt)
     if t_max is None:
         if times is None:

@@ -23,10 +23,31 @@ import numpy as np
 from .._checks import check_real, describe
 from ..control.schedule import Schedule
 
-__all__ = ["check_schedules", "segments", "DEFAULT_RAMP_DT"]
+__all__ = ["check_schedules", "setup_schedules", "segments", "DEFAULT_RAMP_DT", "SCHEDULABLE"]
+
+#: hyper-parameters of a TeacherStudent that ``integrate`` and ``simulate`` can schedule
+SCHEDULABLE = ("eta", "eta_v", "sigma", "weight_decay")
 
 #: default longest sub-interval of a piecewise-linear schedule (time units)
 DEFAULT_RAMP_DT = 0.01
+
+
+def setup_schedules(setup: Any, schedules: Any) -> dict[str, Schedule]:
+    """The schedules of a run of ``setup`` (:func:`odesolve.integrate`,
+    :func:`odesolve.simulate`), checked, with one rule of the setup applied: when
+    ``setup.eta_v`` is None (the readout rate *is* eta) and the readouts train, an ``"eta"``
+    schedule drives the readout rate too unless an ``"eta_v"`` schedule is given.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`check_schedules` with the names :data:`SCHEDULABLE`, all non-negative.
+    """
+    out = check_schedules(schedules, SCHEDULABLE, nonnegative=SCHEDULABLE)
+    if ("eta" in out and "eta_v" not in out and getattr(setup, "eta_v", 0.0) is None
+            and setup.eta_readout > 0):
+        out["eta_v"] = out["eta"]
+    return out
 
 
 def check_schedules(schedules: Any, allowed: Iterable[str],
