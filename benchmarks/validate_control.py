@@ -50,13 +50,14 @@ def _stats(values):
     return float(values.mean()), float(values.std(ddof=1) / math.sqrt(values.size))
 
 
-def _lr_case(path):
+def _lr_case(path, K=2, sigma=0.3, t_f=150.0):
     from odesolve.control.scenarios import optimal_lr_case
 
     if path is None:
-        return optimal_lr_case(2, 0.3, 150.0)
+        return optimal_lr_case(K, sigma, t_f)
     cases = json.loads(Path(path).read_text())["cases"]
-    return next(c for c in cases if c["K"] == 2 and abs(c["sigma"] - 0.3) < 1e-12)
+    return next(c for c in cases if c["K"] == K and abs(c["sigma"] - sigma) < 1e-12
+                and abs(c["t_f"] - t_f) < 1e-9)
 
 
 def _replay_cases(path):
@@ -143,6 +144,9 @@ def main(argv=None) -> int:
     ap.add_argument("--z", type=float, default=3.0,
                     help="combined standard errors a gain must exceed (default 3)")
     ap.add_argument("--only", choices=("lr", "replay"), help="run one part only")
+    ap.add_argument("--lr-case", nargs=3, type=float, default=(2, 0.3, 150.0),
+                    metavar=("K", "SIGMA", "T_F"),
+                    help="the optimal_lr case (default 2 0.3 150)")
     ap.add_argument("--out", default=str(HERE / "results" / "control" /
                                          "validate_control.json"))
     args = ap.parse_args(argv)
@@ -150,7 +154,8 @@ def main(argv=None) -> int:
     tic = time.perf_counter()
     report = {"N": args.N, "seeds": args.seeds, "z_min": args.z, "cases": []}
     if args.only in (None, "lr"):
-        case = _lr_case(args.lr_json)
+        K, sigma, t_f = args.lr_case
+        case = _lr_case(args.lr_json, int(K), sigma, t_f)
         label = f"optimal_lr K = M = {case['K']}, sigma = {case['sigma']:g}, t_f = {case['t_f']:g}"
         print(f"=== {label}: final eps_g ===", flush=True)
         res = run_lr(case, args.N, seeds)

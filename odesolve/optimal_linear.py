@@ -9,8 +9,8 @@ first-layer learning rate, b the mini-batch size)
 ``de/dt = -2 eta e + eta^2 (e + sigma^2) / b``.
 
 With eta = b eta' and tau = b t (examples / N) this is the b = 1 equation in (tau, eta'), so
-every result for b = 1 carries over: eta*(t) = b eta'*(b t), e(t) = e'(b t), and a bound
-eta <= eta_max becomes eta' <= eta_max / b. The functions take ``batch_size`` and apply this
+every result for b = 1 carries over: ``eta*(t) = b eta'*(b t)``, ``e(t) = e'(b t)``, and a
+bound eta <= eta_max becomes eta' <= eta_max / b. The functions take ``batch_size`` and apply this
 rescaling; the formulas below are written for b = 1.
 
 The right-hand side is convex in eta with minimiser eta = e / (e + sigma^2). Because the
@@ -18,14 +18,14 @@ equation is one-dimensional and its flow is monotone in e, this pointwise ("gree
 the optimal schedule for the final error at any horizon, and for its time integral too; with
 a bound 0 <= eta <= eta_max it is clipped to the bound. With u = sigma^2 / e it gives
 u + ln u = t + const, i.e. u(t) = W(u_0 exp(u_0 + t)) (W the Lambert function), and
-eta*(t) = 1 / (1 + u(t)) ~ 1/t at late times.
+``eta*(t) = 1 / (1 + u(t)) ~ 1/t`` at late times.
 
 The functions here are independent references for the optimiser of :mod:`odesolve.control`:
 closed forms (and one quadrature, for the 1/t baseline), no ODE solver.
 
 * :func:`linear_student_error_rate` -- de/dt;
 * :func:`constant_rate_error` -- e(t) under a constant learning rate;
-* :func:`optimal_linear_schedule` -- the continuous optimum eta*(t), e(t);
+* :func:`optimal_linear_schedule` -- the continuous optimum ``eta*(t)``, e(t);
 * :func:`bound_switch_time` -- when the bound eta_max stops being active;
 * :func:`optimal_integrated_error` -- the smallest time integral of e up to a horizon;
 * :func:`optimal_piecewise_schedule` -- the exact optimum among schedules that are constant on

@@ -33,8 +33,9 @@ DEFAULT_RAMP_DT = 0.01
 
 
 def setup_schedules(setup: Any, schedules: Any) -> dict[str, Schedule]:
-    """The schedules of a run of ``setup`` (:func:`odesolve.integrate`,
-    :func:`odesolve.simulate`), checked, with one rule of the setup applied: when
+    """The checked schedules of a run of ``setup`` (integrate or simulate).
+
+    One rule of the setup is applied: when
     ``setup.eta_v`` is None (the readout rate *is* eta) and the readouts train, an ``"eta"``
     schedule drives the readout rate too unless an ``"eta_v"`` schedule is given.
 
