@@ -67,7 +67,8 @@ def test_eps_g_cost_and_its_gradient(activation, validation):
     assert err < 1e-6 and err_p < 1e-6
 
 
-@pytest.mark.parametrize("activation", ACTIVATIONS)
+@pytest.mark.parametrize("activation", ["erf", "linear", "relu",
+                                        pytest.param("tanh", marks=pytest.mark.slow)])
 def test_adjoint_forward_and_finite_differences_agree(activation, validation):
     setup, state = _setup_state(activation)
     prob = committee_sensitivity_problem(setup)

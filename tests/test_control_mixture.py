@@ -38,7 +38,8 @@ def test_block_training_equals_the_continual_protocol():
     assert res.objective[0] == pytest.approx(ref.eps_g[-1].sum(), rel=1e-8)
 
 
-@pytest.mark.parametrize("activation", ["erf", "linear", "relu"])
+@pytest.mark.parametrize("activation", ["erf", pytest.param("linear", marks=pytest.mark.slow),
+                                        pytest.param("relu", marks=pytest.mark.slow)])
 def test_mixture_gradients_agree(activation, validation):
     setup, st = _two_tasks(activation)
     ts = TeacherStudent(2, 1, activation, eta=0.5, eta_v=0.4, sigma=0.1, weight_decay=0.01)

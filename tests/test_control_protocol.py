@@ -28,7 +28,8 @@ def test_forward_value_equals_the_protocol_ode(heads):
 
 
 @pytest.mark.parametrize("activation, ewc, heads", [("erf", 1.0, "multi"),
-                                                    ("linear", 1.0, "multi"),
+                                                    pytest.param("linear", 1.0, "multi",
+                                                                 marks=pytest.mark.slow),
                                                     ("relu", None, "multi"),
                                                     ("erf", 1.0, "single")])
 def test_gradients_through_the_switch_with_ewc(activation, ewc, heads, validation):

@@ -137,9 +137,21 @@ def test_schedules_are_applied_to_the_right_steps():
 
 
 def test_batch_members_match_single_runs():
-    Y = np.array([Y0, Y0 * 0.5, Y0 * 1.5])
+    Y = np.array([Y0, Y0 * 0.5, Y0 * 1.5])             # below PARALLEL_FROM: serial
     batch = objective_gradient(TOY, Y, P0, _schedules(), 2.0, 40)
     for m in range(3):
+        one = objective_gradient(TOY, Y[m], P0, _schedules(), 2.0, 40)
+        assert batch.objective[m] == one.objective[0]
+        np.testing.assert_array_equal(batch.grad["a"][m], one.grad["a"][0])
+
+
+@pytest.mark.slow
+def test_parallel_batch_matches_single_runs():
+    from odesolve.control.sensitivity import PARALLEL_FROM
+
+    Y = Y0 * np.linspace(0.5, 1.5, PARALLEL_FROM)[:, None]
+    batch = objective_gradient(TOY, Y, P0, _schedules(), 2.0, 40)
+    for m in range(PARALLEL_FROM):
         one = objective_gradient(TOY, Y[m], P0, _schedules(), 2.0, 40)
         assert batch.objective[m] == one.objective[0]
         np.testing.assert_array_equal(batch.grad["a"][m], one.grad["a"][0])

@@ -25,7 +25,11 @@ from ..solvers import RK4, always_valid
 from . import _kernels
 from .schedule import Schedule
 
-__all__ = ["SensitivityProblem", "GradientResult", "objective_gradient", "RunFailed"]
+__all__ = ["SensitivityProblem", "GradientResult", "objective_gradient", "RunFailed",
+           "PARALLEL_FROM"]
+
+#: batches of at least this many members run in parallel (``numba.prange``)
+PARALLEL_FROM = 8
 
 
 class RunFailed(RuntimeError):
@@ -341,7 +345,9 @@ def objective_gradient(problem: SensitivityProblem, y0: ArrayLike, p0: ArrayLike
             raise ValueError(f"`lam_final` must have shape ({n},) or ({B}, {n}) like the "
                              f"states, got {np.shape(lam_final)}.")
         Lam = np.ascontiguousarray(np.broadcast_to(Lam, (B, n)))
-    run = problem.compiled["batch" if B > 1 else "serial"]
+    # a thread pool pays for itself only on larger batches (and compiling the parallel loop
+    # takes tens of seconds): small batches run serially, with identical results
+    run = problem.compiled["batch" if B >= PARALLEL_FROM else "serial"]
     run(Y0, P0, Theta, ctrl_slot, ctrl_col, sidx, swt, 0.0, h, RK4.A, RK4.B, RK4.C,
         w_final, w_integral, n_q, problem.n_work, record, rec_index, mode, Yrec, Lrec, obj,
         status, fail, G_theta, G_p, G_y0, Lam)
