@@ -117,7 +117,8 @@ def test_adjoint_forward_and_finite_differences_agree(activation, validation):
     assert agree < 1e-8 and rel < (1e-6 if activation != "tanh" else 1e-4)
 
 
-@pytest.mark.parametrize("activation", ["erf", "linear", "relu"])
+@pytest.mark.parametrize("activation", ["erf", pytest.param("linear", marks=pytest.mark.slow),
+                                        "relu"])
 def test_gradients_through_an_ewc_phase_with_switches(activation, validation):
     """Task 2 of a continual protocol with EWC around the end of task 1 (multi-head, trained
     readouts, noise): eta and the EWC strength switch during the phase."""

@@ -122,7 +122,8 @@ def check_ramp_dt(ramp_dt: Any) -> float:
 
 def segments(schedules: Mapping[str, Schedule], n_steps: int, N: int,
              ramp_dt: float = DEFAULT_RAMP_DT) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Segments of constant scheduled values over steps ``0 .. n_steps`` (module docstring).
+    """Segments of constant scheduled values over the steps from 0 to ``n_steps`` (module
+    docstring).
 
     Parameters
     ----------
