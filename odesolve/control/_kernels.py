@@ -275,6 +275,18 @@ def _tangent_template(y0, p0, theta, ctrl_slot, ctrl_col, sidx, swt, t0, h, A, b
 
 
 @numba.njit(cache=True)
+def no_adjoint(p0, theta, ctrl_slot, ctrl_col, sidx, swt, t0, h, A, b, c, w_final, w_integral,
+               Y, Ystage, n_q, work, g_theta, g_p, g_y0, rec_index, Lrec, lam_final):
+    """Stands in for the adjoint pass in a batch runner that never calls it (no compile)."""
+
+
+@numba.njit(cache=True)
+def no_tangent(y0, p0, theta, ctrl_slot, ctrl_col, sidx, swt, t0, h, A, b, c, w_final,
+               w_integral, n_q, work, dJ, lam_final):
+    """Stands in for the tangent pass in a batch runner that never calls it (no compile)."""
+
+
+@numba.njit(cache=True)
 def _stage_dp(dp, controlled, ctrl_col, sidx, swt, s, i, n_theta):
     """dp (n_q, n_g): derivative of the stage's parameter slots w.r.t. all directions."""
     n_q = dp.shape[0]

@@ -76,6 +76,7 @@ class SensitivityProblem:
     name: str = ""
     depends_on: tuple = field(default=())
     check: Callable | None = None
+    _runners: dict = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.is_valid is None:
@@ -97,18 +98,23 @@ class SensitivityProblem:
         return source_tag(*funcs, *modules, *names, self.name, *self.depends_on,
                           _kernels, sys.modules[__name__])
 
-    @functools.cached_property
-    def compiled(self) -> dict[str, Any]:
-        """The specialised passes (``forward``, ``adjoint``, ``tangent``, ``batch``)."""
-        calls = dict(rhs=self.rhs, jac=self.jac, cost=self.cost, is_valid=self.is_valid)
-        fwd = specialise(_kernels._forward_template, self.tag, **calls)
-        adj = specialise(_kernels._adjoint_template, self.tag, **calls)
-        tan = specialise(_kernels._tangent_template, self.tag, **calls)
-        batch = specialise(_batch_template, self.tag, {"parallel": True}, forward=fwd,
-                           adjoint=adj, tangent=tan)
-        serial = specialise(_batch_template, self.tag + "_serial", forward=fwd, adjoint=adj,
-                            tangent=tan)
-        return {"batch": batch, "serial": serial}
+    def runner(self, method: str, parallel: bool) -> Callable:
+        """The batch runner of ``method`` ("none", "adjoint" or "forward"), compiled on first
+        use: a runner binds only the passes its method calls (stubs for the others), so the
+        tangent pass, say, is compiled only when forward sensitivities are asked for."""
+        key = (method, bool(parallel))
+        if key not in self._runners:
+            calls = dict(rhs=self.rhs, jac=self.jac, cost=self.cost, is_valid=self.is_valid)
+            passes = {"forward": specialise(_kernels._forward_template, self.tag, **calls),
+                      "adjoint": _kernels.no_adjoint, "tangent": _kernels.no_tangent}
+            if method == "adjoint":
+                passes["adjoint"] = specialise(_kernels._adjoint_template, self.tag, **calls)
+            elif method == "forward":
+                passes["tangent"] = specialise(_kernels._tangent_template, self.tag, **calls)
+            self._runners[key] = specialise(
+                _batch_template, f"{self.tag}_{method}_{'parallel' if parallel else 'serial'}",
+                {"parallel": True} if parallel else None, **passes)
+        return self._runners[key]
 
 
 def _batch_template(Y0, P0, Theta, ctrl_slot, ctrl_col, sidx, swt, t0, h, A, b, c, w_final,
@@ -347,7 +353,7 @@ def objective_gradient(problem: SensitivityProblem, y0: ArrayLike, p0: ArrayLike
         Lam = np.ascontiguousarray(np.broadcast_to(Lam, (B, n)))
     # a thread pool pays for itself only on larger batches (and compiling the parallel loop
     # takes tens of seconds): small batches run serially, with identical results
-    run = problem.compiled["batch" if B >= PARALLEL_FROM else "serial"]
+    run = problem.runner(method, parallel=B >= PARALLEL_FROM)
     run(Y0, P0, Theta, ctrl_slot, ctrl_col, sidx, swt, 0.0, h, RK4.A, RK4.B, RK4.C,
         w_final, w_integral, n_q, problem.n_work, record, rec_index, mode, Yrec, Lrec, obj,
         status, fail, G_theta, G_p, G_y0, Lam)
