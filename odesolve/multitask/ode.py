@@ -260,8 +260,15 @@ def integrate_protocol(setup: MultiTaskSetup, state: MultiTaskState | Sequence[M
         problem, ov, p, M_tot = phase_problem(setup, ph, h, Q, R, V, T, V_star, anchor,
                                               psd_tol)
         t_eval = np.concatenate([[t0], t_all[sel]])
-        res = solve(problem, committee.pack_state(ov), p, t_eval, method=method, dt=dt,
-                    rtol=rtol, atol=atol)
+        slots = _schedule_slots(setup, ph, p, M_tot)
+        if slots:
+            from ..control.scheduled import solve_scheduled
+
+            res = solve_scheduled(problem, committee.pack_state(ov), p, t_eval, slots,
+                                  offset=-t0, method=method, dt=dt, rtol=rtol, atol=atol)
+        else:
+            res = solve(problem, committee.pack_state(ov), p, t_eval, method=method, dt=dt,
+                        rtol=rtol, atol=atol)
         n_rhs += res.n_rhs
         Qs, Rs, vs = committee.unpack_state(res.y, K, M_tot)
         Q_out[:, sel], R_out[:, sel] = Qs[:, 1:], Rs[:, 1:, :, :PM]
@@ -363,6 +370,33 @@ def _phase_setup(setup: MultiTaskSetup, ph):
     eta_v = (eta_v_default if ph.eta_v is None else ph.eta_v) if ph.train_readout else 0.0
     return setup.phase_setup(setup.M, eta=eta, eta_v=eta_v,
                              weight_decay=ph.weight_decay), ph.ewc is not None
+
+
+def phase_schedules(setup: MultiTaskSetup, ph: Phase) -> dict[str, Any]:
+    """The schedules of a phase with the setup's rule applied: when neither the setup nor
+    the phase gives a readout rate (the readout rate *is* eta) and the readout trains, an
+    ``"eta"`` schedule drives ``"eta_v"`` too."""
+    out = dict(ph.schedules or {})
+    if ("eta" in out and "eta_v" not in out and ph.train_readout and ph.eta_v is None
+            and setup.eta_v is None):
+        out["eta_v"] = out["eta"]
+    return out
+
+
+def _schedule_slots(setup: MultiTaskSetup, ph: Phase, p: np.ndarray, M_tot: int
+                    ) -> dict[int, Any]:
+    """Parameter slot -> schedule of a phase's ODE (rows ``p`` of :func:`phase_problem`,
+    whose readout flag is set when ``"eta_v"`` is scheduled)."""
+    names = {"eta": "eta", "eta_v": "eta_v", "weight_decay": "kappa"}
+    slots = {}
+    for name, sch in phase_schedules(setup, ph).items():
+        if name == "ewc":       # the EWC entries follow the committee row (phase_problem)
+            slots[committee.N_FIXED_PARAMS + M_tot * M_tot + M_tot + 1] = sch
+        else:
+            slots[committee.PARAM_INDEX[names[name]]] = sch
+            if name == "eta_v":
+                p[:, committee.PARAM_INDEX["train_v"]] = 1.0
+    return slots
 
 
 def task_errors(setup: MultiTaskSetup, T: np.ndarray, V_star: np.ndarray, Q: np.ndarray,

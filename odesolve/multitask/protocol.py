@@ -10,20 +10,30 @@ and the simulator (:func:`odesolve.multitask.simulate_protocol`).
 EWC (Kirkpatrick et al. 2017) in phase k penalises, with strength ``ewc``, the distance to the
 weights at the end of phase k - 1 (the anchor), weighted by the diagonal Fisher information of
 the output of the previous phase's task (derived in :mod:`odesolve.derive.ewc`).
+
+Inside a phase the learning rates, the weight decay and the EWC strength may follow
+schedules (:class:`odesolve.control.Schedule`, in the phase's own time: 0 at its start); the
+ODE and the simulator read the same schedules
+(docs/theory/multitask.md#theory-multitask-schedules).
 """
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .._checks import check_bool, check_int, check_real, describe
+from ..control.schedule import Schedule, as_schedule
 
 if TYPE_CHECKING:
     from .model import MultiTaskSetup
 
-__all__ = ["Phase", "Protocol", "continual", "reversal", "deficit"]
+__all__ = ["Phase", "Protocol", "continual", "reversal", "deficit", "PHASE_SCHEDULABLE"]
+
+#: the hyper-parameters a :class:`Phase` can schedule
+PHASE_SCHEDULABLE = ("eta", "eta_v", "weight_decay", "ewc")
 
 
 @dataclass(frozen=True)
@@ -49,15 +59,32 @@ class Phase:
         EWC strength lambda around the weights at the end of the previous phase; None (the
         default) for no EWC. ``ewc=0.0`` runs the EWC machinery (anchors as extra order
         parameters) with zero strength, which must equal None.
+    schedules : mapping of str to Schedule, optional
+        Time-dependent values inside the phase, read in the phase's own time (0 at its
+        start; held at the end values outside the schedule's knots): any of ``"eta"``,
+        ``"eta_v"``, ``"weight_decay"`` and ``"ewc"`` (:data:`PHASE_SCHEDULABLE`), each an
+        :class:`odesolve.control.Schedule`, its dict form
+        (:meth:`~odesolve.control.Schedule.to_dict`, e.g. read from JSON) or a
+        real number (constant); all values >= 0.
+        They replace the constant values. ``"ewc"`` needs ``ewc`` set (it switches the EWC
+        machinery on), ``"eta"`` a trained first layer, ``"eta_v"`` a trained readout. As
+        for constant rates, when neither the setup nor the phase gives a readout rate, an
+        ``"eta"`` schedule drives the readout too. A piecewise-constant schedule changes
+        its value exactly at its knots in the ODE (the solver restarts there) and at the
+        nearest whole step in the simulator; a piecewise-linear one is read continuously by
+        the ODE and held on sub-intervals of at most 0.01 in the simulator
+        (:mod:`odesolve.simulation.schedules`).
 
     Raises
     ------
     TypeError
         An argument has the wrong type (``duration=True``, ``teacher=1.0``, ``eta="0.5"``,
-        ``train_first="no"``, ...).
+        ``train_first="no"``, ``schedules={"eta": "fast"}``, ...).
     ValueError
         ``duration`` not positive and finite, ``teacher`` or ``head`` negative, a rate or
-        ``ewc`` negative or not finite.
+        ``ewc`` negative or not finite; a schedule of an unknown name, with negative values,
+        or of a hyper-parameter the phase does not use (``"ewc"`` without ``ewc``,
+        ``"eta"`` with ``train_first=False``, ``"eta_v"`` with ``train_readout=False``).
     """
 
     duration: float
@@ -69,6 +96,7 @@ class Phase:
     train_readout: bool = True
     weight_decay: float | None = None
     ewc: float | None = None
+    schedules: Mapping[str, Schedule] | None = field(default=None, hash=False)
 
     def __post_init__(self) -> None:
         checked = {"duration": check_real("duration", self.duration, positive=True),
@@ -82,6 +110,33 @@ class Phase:
                 checked[name] = check_real(name, getattr(self, name), minimum=0.0)
         for name, value in checked.items():
             object.__setattr__(self, name, value)
+        object.__setattr__(self, "schedules", self._checked_schedules())
+
+    def _checked_schedules(self) -> dict[str, Schedule] | None:
+        from ..simulation.schedules import check_schedules
+
+        if self.schedules is None:
+            return None
+        if not isinstance(self.schedules, Mapping):
+            raise TypeError(f"`schedules` must map parameter names to odesolve.control.Schedule "
+                            f"objects, got {describe(self.schedules)}.")
+        given = dict(self.schedules)
+        for name, value in self.schedules.items():
+            if name not in PHASE_SCHEDULABLE:
+                continue                                # check_schedules names it
+            try:
+                given[name] = (Schedule.from_dict(value) if isinstance(value, dict) else
+                               as_schedule(f"schedules[{name!r}]", value, self.duration))
+            except ValueError as err:
+                raise ValueError(f"`schedules[{name!r}]`: {err}") from None
+        out = check_schedules(given, PHASE_SCHEDULABLE, nonnegative=PHASE_SCHEDULABLE)
+        needs = {"ewc": (self.ewc is not None, "`ewc` set (the EWC strength it replaces)"),
+                 "eta": (self.train_first, "a trained first layer (train_first=True)"),
+                 "eta_v": (self.train_readout, "a trained readout (train_readout=True)")}
+        for name, (ok, what) in needs.items():
+            if name in out and not ok:
+                raise ValueError(f"`schedules[{name!r}]` needs {what}.")
+        return out or None
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,8 @@ from ..simulation.schedules import (DEFAULT_RAMP_DT, check_ramp_dt, check_schedu
                                     segments)
 from ..weights import check_N, weights_from_overlaps
 from .model import MultiTaskSetup, MultiTaskState
-from .ode import ProtocolTrajectory, _check_run, _phase_setup, _phase_times, task_errors
+from .ode import (ProtocolTrajectory, _check_run, _phase_setup, _phase_times,
+                  phase_schedules, task_errors)
 from .protocol import Protocol
 
 __all__ = ["simulate_protocol", "multitask_weights", "simulate_mixture", "MixtureSimulation"]
@@ -177,28 +178,36 @@ def simulate_protocol(setup: MultiTaskSetup, state: MultiTaskState, protocol: Pr
     bounds = np.round(np.cumsum([p.duration for p in protocol.phases]) * N).astype(np.int64)
     for k, ph in enumerate(protocol.phases):
         h = protocol.head(setup, k)
-        ts, _ = _phase_setup(setup, ph)
-        eta, eta_v = ts.eta, ts.eta_readout
-        ts = setup.phase_setup(PM, eta=eta, eta_v=eta_v, weight_decay=ts.weight_decay)
-        params = sgd.pack_params(ts)
+        start = int(bounds[k - 1]) if k else 0
+        seg_bounds, seg_params, seg_ewc = _phase_segments(setup, ph, PM, start,
+                                                          int(bounds[k]) - start, N)
         v_star = np.zeros((S, PM))
         v_star[:, ph.teacher * setup.M:(ph.teacher + 1) * setup.M] = state.V_star[ph.teacher]
         v = np.ascontiguousarray(V[:, h])
         if ph.ewc is not None:
             A, va, head_a = anchor
+            fisher = np.zeros((S, 2, K))          # F, Fv (0 for an idle anchored head)
             coef = np.zeros((S, 3 * K))
             for s in range(S):
                 F, Fv = _fisher_mc(setup.activation, A[s], va[s], fisher_samples, fisher_rng[s])
-                coef[s, :K] = eta * ph.ewc * F / N
-                coef[s, K:2 * K] = (eta_v * ph.ewc * Fv / N) if head_a == h else 0.0
+                fisher[s, 0] = F
+                fisher[s, 1] = Fv if head_a == h else 0.0
                 coef[s, 2 * K:] = va[s]
             ewc_args = (A, coef)
         else:
             ewc_args = sgd.no_ewc(S, K)
+        seg = -1
         try:
             while j < n and steps[j] <= bounds[k]:
                 while done < steps[j]:                     # chunks of t = 1: progress, Ctrl-C
-                    todo = int(min(steps[j] - done, N))
+                    if done >= seg_bounds[seg + 1]:        # next segment of constant values
+                        seg = int(np.searchsorted(seg_bounds, done, side="right")) - 1
+                        params = seg_params[seg]
+                        if ph.ewc is not None:             # coefficient = rate * lambda * F/N
+                            coef[:, :K] = seg_params[seg, 0] * seg_ewc[seg] * fisher[:, 0] / N
+                            coef[:, K:2 * K] = (seg_params[seg, 1] * seg_ewc[seg]
+                                                * fisher[:, 1] / N)
+                    todo = int(min(steps[j] - done, N, seg_bounds[seg + 1] - done))
                     fns.advance(W, W_star, v, v_star, params, streams, x, fields, active,
                                 todo, *ewc_args)
                     done += todo
@@ -224,6 +233,37 @@ def simulate_protocol(setup: MultiTaskSetup, state: MultiTaskState, protocol: Pr
         traj.info["sem"][name] = (arr.std(0, ddof=1) / np.sqrt(S) if S > 1
                                   else np.full(arr.shape[1:], np.nan))
     return traj
+
+
+def _phase_segments(setup: MultiTaskSetup, ph, PM: int, start: int, n_steps: int, N: int
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Segments of constant hyper-parameters of one phase (steps ``start`` to ``start +
+    n_steps``; its schedules read in phase time, :mod:`odesolve.simulation.schedules`).
+
+    Returns
+    -------
+    bounds : ndarray of int64, shape (n_seg + 1,)
+        Absolute step boundaries.
+    params : ndarray, shape (n_seg, sgd.N_PARAMS)
+        The SGD parameter row of each segment.
+    ewc : ndarray, shape (n_seg,)
+        The EWC strength of each segment (0 without EWC).
+    """
+    ts, _ = _phase_setup(setup, ph)
+    schedules = phase_schedules(setup, ph)
+    bounds, values = segments(schedules, n_steps, N)
+    ts = setup.phase_setup(PM, eta=ts.eta, eta_v=ts.eta_readout, weight_decay=ts.weight_decay)
+    base = sgd.pack_params(ts, train_v=ts.eta_readout > 0 or "eta_v" in schedules)
+    params = np.repeat(base[None], bounds.size - 1, axis=0)
+    for name, vals in values.items():
+        if name != "ewc":
+            params[:, _SGD_SLOT[name]] = vals
+    ewc = values.get("ewc", np.full(bounds.size - 1, ph.ewc or 0.0))
+    return bounds + start, np.ascontiguousarray(params), ewc
+
+
+#: slot of a phase's schedulable rates in ``sgd.pack_params``
+_SGD_SLOT = {"eta": 0, "eta_v": 1, "weight_decay": 3}
 
 
 # -- two tasks at once: the mixture (replay) in the simulator ------------------------------
