@@ -26,8 +26,8 @@ For every protocol it prints the simulated objective, mean +- SEM over the seeds
 ODE's value; for the optimal protocol against each baseline the gain (baseline - optimal)
 and its size in combined standard errors, ``z = gain / sqrt(SEM_opt^2 + SEM_base^2)``, and,
 since all protocols run the same seeds (same teacher, initial weights and first samples),
-``z_paired`` and ``z_log``: the mean per-seed difference (of the objective, of its log) over
-its standard error. The gain counts as confirmed by the simulation when one of the three
+``z_paired`` and ``z_log``: the mean per-seed difference (of the objective, of its log)
+over its standard error. The gain counts as confirmed by the simulation when one of the three
 exceeds 3 (``--z``). For ``optimal_lr`` it
 also measures each seed's escape time from the plateau (records every 0.5). Writes the numbers as JSON
 and exits 1 if a gain is not confirmed.
