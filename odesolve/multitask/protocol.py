@@ -19,8 +19,7 @@ ODE and the simulator read the same schedules
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 

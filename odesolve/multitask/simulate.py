@@ -34,6 +34,7 @@ from ..integration import check_times, output_times
 from ..model import Overlaps
 from ..simulation import sgd
 from ..simulation.driver import CHUNK_SECONDS, _check_seeds, _Progress
+from ..simulation.driver import SCHEDULABLE as SGD_SLOT
 from ..simulation.rng import fill_normal, next_double, seed_state, standard_normal
 from ..simulation.schedules import (DEFAULT_RAMP_DT, check_ramp_dt, check_schedules,
                                     segments)
@@ -257,13 +258,9 @@ def _phase_segments(setup: MultiTaskSetup, ph, PM: int, start: int, n_steps: int
     params = np.repeat(base[None], bounds.size - 1, axis=0)
     for name, vals in values.items():
         if name != "ewc":
-            params[:, _SGD_SLOT[name]] = vals
+            params[:, SGD_SLOT[name]] = vals
     ewc = values.get("ewc", np.full(bounds.size - 1, ph.ewc or 0.0))
     return bounds + start, np.ascontiguousarray(params), ewc
-
-
-#: slot of a phase's schedulable rates in ``sgd.pack_params``
-_SGD_SLOT = {"eta": 0, "eta_v": 1, "weight_decay": 3}
 
 
 # -- two tasks at once: the mixture (replay) in the simulator ------------------------------
